@@ -1,0 +1,80 @@
+"""Local terminal chat: the same router as Slack and Discord, on platform ``console``.
+
+Commands: ``/good`` and ``/bad`` rate the last answer, ``/new`` starts a new conversation,
+``/quit`` (or end of input) leaves.
+"""
+
+from __future__ import annotations
+
+import getpass
+import uuid
+from collections.abc import Callable
+
+from rich.console import Console
+from rich.markup import escape
+
+from bot.adapters.render import source_lines
+from bot.core.router import Router
+from bot.core.types import IncomingMessage, ReactionEvent, Reply
+
+PLATFORM = "console"
+HELP = "Ask a question. /good or /bad rates the last answer, /new starts over, /quit leaves."
+
+
+class ConsoleChat:
+    def __init__(self, router: Router, console: Console | None = None,
+                 read: Callable[[str], str] = input, user: str | None = None) -> None:
+        self.router, self.read = router, read
+        self.console = console or Console(highlight=False)
+        self.user = user or getpass.getuser()
+        self.thread = uuid.uuid4().hex[:12]
+        self.last_answer: int | None = None
+
+    def run(self) -> None:
+        self.console.print(f"[dim]{HELP}[/dim]")
+        while True:
+            try:
+                line = self.read("you> ").strip()
+            except (EOFError, KeyboardInterrupt):
+                break
+            if line in ("/quit", "/exit"):
+                break
+            if line:
+                self.handle(line)
+        self.close()
+
+    def handle(self, line: str) -> None:
+        if line in ("/good", "/bad"):
+            self.rate(+1 if line == "/good" else -1)
+        elif line == "/new":
+            self.thread, self.last_answer = uuid.uuid4().hex[:12], None
+            self.console.print("[dim]New conversation.[/dim]")
+        elif line.startswith("/"):
+            self.console.print(f"[dim]{HELP}[/dim]")
+        else:
+            with self.console.status("thinking…"):
+                reply = self.router.handle_message(
+                    IncomingMessage(PLATFORM, "local", self.user, line, thread=self.thread)
+                )
+            self.send(reply)
+
+    def rate(self, score: int) -> None:
+        if self.last_answer is None:
+            self.console.print("[dim]Nothing to rate yet — ask a question first.[/dim]")
+            return
+        reaction = "+1" if score > 0 else "-1"
+        self.router.handle_reaction(
+            ReactionEvent(PLATFORM, self.user, reaction, str(self.last_answer))
+        )
+        self.console.print("[dim]Thanks — feedback recorded.[/dim]")
+
+    def send(self, reply: Reply) -> None:
+        self.console.print(f"[bold cyan]bot>[/bold cyan] {escape(reply.text)}")
+        for line in source_lines(reply.sources, reply.text):
+            self.console.print(f"  [dim]{escape(line)}[/dim]")
+        if reply.message_id is not None:
+            self.router.mark_posted(reply.message_id, str(reply.message_id))
+            self.last_answer = reply.message_id
+
+    def close(self) -> None:
+        self.console.print("[dim]Bye.[/dim]")

@@ -1,0 +1,186 @@
+"""The ``supportbot`` command. Settings are read here, once, and passed down.
+
+Every command takes ``--json`` and then prints exactly one JSON object on stdout. Errors
+print one line on stderr and exit non-zero; a traceback means a bug (``SUPPORTBOT_DEBUG=1``
+shows it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from bot.errors import SupportbotError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="supportbot: answers support questions from your documents.")
+err = Console(stderr=True, highlight=False)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+def _runtime(ctx: typer.Context) -> Any:
+    from bot.runtime import Runtime
+    from bot.settings import load_settings
+
+    if ctx.obj is None:
+        ctx.obj = Runtime(load_settings())
+        ctx.call_on_close(ctx.obj.close)
+    return ctx.obj
+
+
+def _emit(data: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+
+
+def _warn_skip(file: str, reason: str) -> None:
+    err.print(f"warning: skipped {file}: {reason}", markup=False)
+
+
+def _build(ctx: typer.Context, paths: list[Path] | None, kind: str, as_json: bool) -> None:
+    runtime = _runtime(ctx)
+    if not as_json:
+        err.print(f"[dim]{'Indexing' if kind == 'ingest' else 'Refreshing'} knowledge…[/dim]")
+    stats = runtime.refresh(paths, kind=kind, show_progress=not as_json, on_skip=_warn_skip)
+    data = stats.as_dict()
+    if as_json:
+        _emit(data)
+        return
+    typer.echo(
+        f"{data['documents']} documents, {data['chunks']} chunks "
+        f"(added {data['added']}, changed {data['changed']}, deleted {data['deleted']}, "
+        f"unchanged {data['unchanged']}) in {data['seconds']:.1f}s"
+    )
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Folders or files (.md .txt .html .pdf .docx). Default: the sample knowledge base.",
+        show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build the knowledge index from PATHs and remember them as the sources."""
+    from knowledge.ingest import SAMPLE_DOCS
+
+    _build(ctx, list(paths) if paths else [SAMPLE_DOCS], "ingest", as_json)
+
+
+@app.command()
+def refresh(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Re-scan the sources: re-embed only changed documents, drop deleted ones."""
+    _build(ctx, None, "refresh", as_json)
+
+
+@app.command()
+def ask(ctx: typer.Context, question: Annotated[str, typer.Argument(help="The question.")],
+        as_json: JsonOpt = False) -> None:
+    """Answer one question with citations."""
+    from bot.adapters.render import plain_text
+    from bot.core.types import Reply
+
+    runtime = _runtime(ctx)
+    if not question.strip():
+        raise typer.BadParameter("the question is empty — pass it in quotes")
+    answer = runtime.engine.answer(question)
+    if as_json:
+        _emit({"answer": answer.text, "sources": [s.as_dict() for s in answer.sources],
+               "latency_ms": answer.latency_ms, "model": answer.model,
+               "adapter": answer.adapter})
+        return
+    typer.echo(plain_text(Reply(answer.text, answer.sources)))
+
+
+def _ensure_index(runtime: Any) -> None:
+    """The main job runs on the sample knowledge base when nothing has been ingested yet."""
+    from knowledge.ingest import SAMPLE_DOCS
+
+    if runtime.kb.current_name() is None:
+        err.print("[dim]No knowledge index yet — indexing the sample knowledge base…[/dim]")
+        runtime.refresh([SAMPLE_DOCS], kind="ingest", show_progress=True, on_skip=_warn_skip)
+
+
+@app.command()
+def chat(ctx: typer.Context) -> None:
+    """Chat in the terminal, with history; /good and /bad rate the last answer."""
+    from bot.adapters.console import ConsoleChat
+
+    runtime = _runtime(ctx)
+    _ensure_index(runtime)
+    runtime.engine.retriever()  # load the index and model before the first prompt
+    runtime.model  # noqa: B018
+    ConsoleChat(runtime.router, read=_read_line).run()
+
+
+@app.command()
+def serve(ctx: typer.Context) -> None:
+    """Run the bot. With no Slack or Discord credentials configured: a local terminal chat."""
+    err.print("[dim]No chat platform is configured — starting the local chat.[/dim]")
+    chat(ctx)
+
+
+@app.command()
+def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Show the index, model and database in use."""
+    runtime = _runtime(ctx)
+    manifest = runtime.kb.manifest() or {}
+    spec = runtime.model_spec()
+    data = {
+        "documents": manifest.get("documents", 0), "chunks": manifest.get("chunks", 0),
+        "sources": manifest.get("sources", []),
+        "model": spec.model or f"{spec.backend}:embedded SmolLM2-135M-Instruct",
+        "adapter": spec.adapter or None, "database": runtime.store.safe_url,
+    }
+    if as_json:
+        _emit(data)
+        return
+    for key, value in data.items():
+        shown = ", ".join(value) if isinstance(value, list) else value
+        typer.echo(f"{key:>10}: {shown if shown not in (None, '') else '-'}")
+
+
+def _read_line(prompt: str) -> str:
+    if sys.stdin.isatty():
+        return input(prompt)
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line
+
+
+def _quiet_libraries() -> None:
+    """Keep library chatter (progress bars of model loads, INFO logs) off the user's terminal."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    for noisy in ("sentence_transformers", "llama_index", "bm25s", "httpx", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")
+
+
+def main() -> None:
+    _quiet_libraries()
+    try:
+        app()
+    except SupportbotError as exc:
+        err.print(f"error: {exc}", markup=False)
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
+        if os.environ.get("SUPPORTBOT_DEBUG"):
+            raise
+        err.print(f"error: unexpected {type(exc).__name__}: {exc} — rerun with "
+                  "SUPPORTBOT_DEBUG=1 for details and please report it.", markup=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""The router's view of its dependencies, as Protocols (fakes in tests implement them)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from bot.core.types import Answer, Turn
+
+
+class AnswerPort(Protocol):
+    def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer: ...
+
+
+class StorePort(Protocol):
+    def conversation(self, platform: str, channel: str, thread: str, user: str) -> int: ...
+
+    def history(self, conversation_id: int, limit: int) -> list[Turn]: ...
+
+    def add_question(
+        self, conversation_id: int, user: str, text: str, event_id: str | None = None
+    ) -> int | None: ...
+
+    def add_answer(
+        self, conversation_id: int, question_id: int | None, answer: Answer
+    ) -> int: ...
+
+    def set_platform_ref(self, message_id: int, ref: str) -> None: ...
+
+    def answer_by_ref(self, platform: str, ref: str) -> int | None: ...
+
+    def set_feedback(
+        self, message_id: int, platform: str, user: str, reaction: str, score: int
+    ) -> None: ...
+
+    def remove_feedback(self, message_id: int, user: str, reaction: str | None = None) -> bool: ...

@@ -1,0 +1,88 @@
+"""Settings: read once, in the entry point, from the environment and ``.env``; passed down.
+
+Every field is documented in ``.env.example``. Nothing below ``bot/cli.py`` reads the
+environment itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+LLMBackend = Literal["llama_cpp", "transformers", "openai"]
+RetrievalMode = Literal["hybrid", "dense", "bm25"]
+
+
+class Settings(BaseSettings):
+    """All of supportbot's configuration. Environment variable = field name in capitals."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    supportbot_home: Path = Field(
+        Path(".supportbot"), description="Folder holding the database, index and adapters."
+    )
+    database_url: str = Field("", description="SQLAlchemy URL; empty = SQLite in the home.")
+
+    llm_backend: LLMBackend = Field("llama_cpp", description="llama_cpp | transformers | openai")
+    llm_model: str = Field(
+        "", description="GGUF path (llama_cpp), HF id/dir (transformers) or model name (openai)."
+    )
+    llm_gguf_file: str = Field("", description="transformers: GGUF file name inside llm_model.")
+    llm_adapter: str = Field("", description="LoRA adapter: GGUF LoRA file or PEFT folder.")
+    llm_max_new_tokens: int = Field(120, ge=1, le=4096)
+    llm_temperature: float = Field(0.0, ge=0.0, le=2.0)
+    llm_repeat_penalty: float = Field(1.2, ge=1.0, le=2.0, description="1.0 = off.")
+    llm_context_window: int = Field(2048, ge=256)
+    llm_threads: int = Field(0, ge=0, description="CPU threads for llama.cpp; 0 = all cores.")
+    openai_api_base: str = Field("http://127.0.0.1:8000/v1")
+    openai_api_key: SecretStr = Field(SecretStr("not-needed"))
+
+    embed_model: str = Field("", description="Embedding model path or HF id; empty = MiniLM.")
+    chunk_size: int = Field(200, ge=32, le=4096, description="Chunk size in embedding tokens.")
+    chunk_overlap: int = Field(20, ge=0)
+    top_k: int = Field(3, ge=1, le=20)
+    retrieval_mode: RetrievalMode = "hybrid"
+    min_relevance: float = Field(
+        0.3, ge=0.0, le=1.0, description="Below this dense similarity nothing is relevant."
+    )
+    history_turns: int = Field(6, ge=0, le=50)
+    max_question_chars: int = Field(2000, ge=10)
+    company_name: str = Field("Orbitask", min_length=1)
+
+    @field_validator("chunk_overlap")
+    @classmethod
+    def _overlap_below_size(cls, value: int, info: object) -> int:
+        size = getattr(info, "data", {}).get("chunk_size", 200)
+        if value >= size:
+            raise ValueError(f"must be smaller than CHUNK_SIZE ({size})")
+        return value
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.supportbot_home / 'supportbot.db'}"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.supportbot_home / "index"
+
+    @property
+    def adapters_dir(self) -> Path:
+        return self.supportbot_home / "adapters"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning validation errors into one-line ``ConfigError``s."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]).upper() or "settings"
+        raise ConfigError(
+            f"Invalid setting {field}: {first['msg']} — fix it in the environment or .env "
+            "(see .env.example)."
+        ) from None

@@ -1,0 +1,90 @@
+"""SQLAlchemy models. Schema changes go through a new Alembic migration, never an edit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Conversation(Base):
+    """One thread of talk: a Slack thread, a DM channel, a local chat session."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (UniqueConstraint("platform", "channel", "thread", name="uq_conversation"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(128))
+    thread: Mapped[str] = mapped_column(String(128), default="")
+    user: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="conversation", order_by="Message.id"
+    )
+
+
+class Message(Base):
+    """A user question or a bot answer, with what produced it."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))  # "user" | "assistant"
+    user: Mapped[str] = mapped_column(String(128), default="")
+    text: Mapped[str] = mapped_column(Text)
+    # Platform event id of the question (Slack event_id, ...): UNIQUE, so a retried or
+    # duplicated event can never be answered twice, across processes and restarts.
+    event_id: Mapped[str | None] = mapped_column(String(128), unique=True, default=None)
+    # The platform's id for the posted message (Slack ts, Discord message id).
+    platform_ref: Mapped[str | None] = mapped_column(String(128), index=True, default=None)
+    reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), default=None)
+    query: Mapped[str | None] = mapped_column(Text, default=None)  # condensed retrieval query
+    sources: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
+    context: Mapped[str | None] = mapped_column(Text, default=None)  # exact context shown
+    model: Mapped[str | None] = mapped_column(String(256), default=None)
+    adapter: Mapped[str | None] = mapped_column(String(256), default=None)
+    latency_ms: Mapped[float | None] = mapped_column(Float, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+
+class Feedback(Base):
+    """One vote per user per answer; a new vote replaces the old one."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (UniqueConstraint("message_id", "user", name="uq_feedback_vote"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(32))
+    user: Mapped[str] = mapped_column(String(128))
+    reaction: Mapped[str] = mapped_column(String(64))
+    score: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RefreshRun(Base):
+    """One ingest or refresh of the knowledge index."""
+
+    __tablename__ = "refresh_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "ingest" | "refresh"
+    status: Mapped[str] = mapped_column(String(16))  # running | succeeded | failed | interrupted
+    requested_by: Mapped[str] = mapped_column(String(128), default="cli")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    stats: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)

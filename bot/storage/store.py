@@ -1,0 +1,254 @@
+"""The conversation store: one object the rest of the bot talks to about persistence.
+
+SQLite (the default) is opened with WAL, a busy timeout, foreign keys on and
+``BEGIN IMMEDIATE`` transactions, so concurrent writers queue instead of failing and a crash
+loses nothing committed. Any other SQLAlchemy URL works through ``DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, delete, event, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.core.types import Answer, Turn
+from bot.errors import StorageError
+from bot.storage.models import Conversation, Feedback, Message, RefreshRun, utcnow
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@dataclass(frozen=True)
+class FeedbackRow:
+    platform: str
+    user: str
+    reaction: str
+    score: int
+    question: str
+    answer: str
+    created_at: datetime
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    """WAL + busy timeout + FKs, and BEGIN IMMEDIATE (SQLAlchemy's documented pysqlite recipe)."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # let SQLAlchemy emit BEGIN itself
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Store:
+    """Conversations, messages, feedback and refresh runs. Migrates the schema on open."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            if url.startswith("sqlite:///"):
+                Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(
+                    parents=True, exist_ok=True
+                )
+            self.engine = create_engine(url)
+            if self.engine.dialect.name == "sqlite":
+                _sqlite_pragmas(self.engine)
+            self.migrate()
+        except SQLAlchemyError as exc:
+            raise StorageError(
+                f"Cannot open the database {self.safe_url}: {exc.__class__.__name__} — "
+                "check DATABASE_URL and that the folder is writable."
+            ) from None
+        self._session = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password masked, for messages and status."""
+        return self.engine.url.render_as_string(hide_password=True) if hasattr(
+            self, "engine"
+        ) else self.url.split("@")[-1]
+
+    def migrate(self) -> None:
+        """Apply every Alembic migration not yet applied (append-only history)."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._session.begin() as session:
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # conversations and messages -------------------------------------------------------
+    def conversation(self, platform: str, channel: str, thread: str, user: str) -> int:
+        """The id of the conversation for this place, created on first use."""
+        key = {"platform": platform, "channel": channel, "thread": thread}
+        with self.session() as s:
+            found = s.scalar(select(Conversation.id).filter_by(**key))
+            if found is not None:
+                return found
+            row = Conversation(user=user, **key)
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def history(self, conversation_id: int, limit: int) -> list[Turn]:
+        """The last ``limit`` messages, oldest first."""
+        if limit <= 0:
+            return []
+        with self.session() as s:
+            rows = s.scalars(
+                select(Message)
+                .filter_by(conversation_id=conversation_id)
+                .order_by(Message.id.desc())
+                .limit(limit)
+            ).all()
+        return [Turn(role=r.role, text=r.text) for r in reversed(rows)]  # type: ignore[arg-type]
+
+    def add_question(
+        self, conversation_id: int, user: str, text: str, event_id: str | None = None
+    ) -> int | None:
+        """Store a question; ``None`` if its ``event_id`` was already stored (a duplicate)."""
+        try:
+            with self.session() as s:
+                row = Message(
+                    conversation_id=conversation_id,
+                    role="user",
+                    user=user,
+                    text=text,
+                    event_id=event_id,
+                )
+                s.add(row)
+                s.flush()
+                return row.id
+        except IntegrityError:
+            return None
+
+    def add_answer(self, conversation_id: int, question_id: int | None, answer: Answer) -> int:
+        with self.session() as s:
+            row = Message(
+                conversation_id=conversation_id,
+                role="assistant",
+                text=answer.text,
+                reply_to_id=question_id,
+                query=answer.query,
+                sources=[{k: v for k, v in src.as_dict().items() if k != "text"}
+                         for src in answer.sources],
+                context=answer.context,
+                model=answer.model,
+                adapter=answer.adapter,
+                latency_ms=answer.latency_ms,
+            )
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def set_platform_ref(self, message_id: int, ref: str) -> None:
+        with self.session() as s:
+            row = s.get(Message, message_id)
+            if row is not None:
+                row.platform_ref = ref
+
+    def answer_by_ref(self, platform: str, ref: str) -> int | None:
+        """The id of the bot answer posted on ``platform`` as ``ref``, if it is one."""
+        with self.session() as s:
+            return s.scalar(
+                select(Message.id)
+                .join(Conversation)
+                .where(Message.platform_ref == ref, Message.role == "assistant")
+                .where(Conversation.platform == platform)
+            )
+
+    def message(self, message_id: int) -> Message | None:
+        with self.session() as s:
+            return s.get(Message, message_id)
+
+    # feedback --------------------------------------------------------------------------
+    def set_feedback(
+        self, message_id: int, platform: str, user: str, reaction: str, score: int
+    ) -> None:
+        """Record a vote; a user's later vote on the same answer replaces the earlier one."""
+        with self.session() as s:
+            row = s.scalar(select(Feedback).filter_by(message_id=message_id, user=user))
+            if row is None:
+                s.add(Feedback(message_id=message_id, platform=platform, user=user,
+                               reaction=reaction, score=score))
+            else:
+                row.reaction, row.score, row.created_at = reaction, score, utcnow()
+
+    def remove_feedback(self, message_id: int, user: str, reaction: str | None = None) -> bool:
+        with self.session() as s:
+            query = delete(Feedback).filter_by(message_id=message_id, user=user)
+            if reaction is not None:
+                query = query.filter_by(reaction=reaction)
+            return bool(s.execute(query).rowcount)  # type: ignore[attr-defined]
+
+    def list_feedback(self) -> list[FeedbackRow]:
+        with self.session() as s:
+            rows = s.execute(
+                select(Feedback, Message).join(Message, Feedback.message_id == Message.id)
+                .order_by(Feedback.id)
+            ).all()
+            questions = {
+                m.id: m.text
+                for m in s.scalars(
+                    select(Message).where(Message.id.in_([a.reply_to_id for _, a in rows]))
+                )
+            }
+        return [
+            FeedbackRow(f.platform, f.user, f.reaction, f.score,
+                        questions.get(a.reply_to_id, ""), a.text, f.created_at)
+            for f, a in rows
+        ]
+
+    # refresh runs ----------------------------------------------------------------------
+    def start_refresh(self, kind: str, requested_by: str = "cli") -> int:
+        with self.session() as s:
+            row = RefreshRun(kind=kind, status="running", requested_by=requested_by)
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def finish_refresh(
+        self, run_id: int, status: str, stats: dict[str, Any] | None = None, error: str = ""
+    ) -> None:
+        with self.session() as s:
+            row = s.get(RefreshRun, run_id)
+            if row is not None:
+                row.status, row.stats, row.finished_at = status, stats, utcnow()
+                row.error = error or None
+
+    def interrupt_stale_refreshes(self) -> int:
+        """Mark runs left 'running' by a killed process; call only while holding the lock."""
+        with self.session() as s:
+            rows = s.scalars(select(RefreshRun).filter_by(status="running")).all()
+            for row in rows:
+                row.status, row.finished_at = "interrupted", utcnow()
+            return len(rows)
+
+    def refresh_runs(self, limit: int = 20) -> list[RefreshRun]:
+        with self.session() as s:
+            return list(
+                s.scalars(select(RefreshRun).order_by(RefreshRun.id.desc()).limit(limit))
+            )

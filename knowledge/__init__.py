@@ -1,0 +1,1 @@
+"""Knowledge: ingest documents, index them, retrieve, and answer with a local model."""

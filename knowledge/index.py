@@ -1,0 +1,282 @@
+"""The knowledge index: built aside, swapped in atomically, refreshed incrementally.
+
+Layout under the index folder::
+
+    CURRENT            name of the live build (replaced with os.replace: atomic)
+    builds/<name>/     LlamaIndex storage (nodes, vectors), BM25 index, ingest docstore,
+                       manifest.json (sources, settings fingerprint, counts)
+    refresh.lock       held by the one process refreshing (released by the OS if it dies)
+
+A refresh copies the live build to ``builds/<name>.partial``, applies the changes there with
+an ``IngestionPipeline`` whose docstore remembers each document's content hash (unchanged
+documents are not re-embedded), and only then points ``CURRENT`` at it. A refresh that fails
+or is killed leaves ``CURRENT`` on the previous build, which keeps answering.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+from llama_index.core import Document, StorageContext, VectorStoreIndex, load_index_from_storage
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
+from llama_index.core.node_parser import SentenceSplitter
+from llama_index.core.schema import BaseNode, TransformComponent
+from llama_index.core.storage.docstore import SimpleDocumentStore
+from llama_index.retrievers.bm25 import BM25Retriever
+
+from bot.errors import IndexMissingError, RefreshInProgressError, SourceError
+from knowledge.ingest import discover, load_documents
+
+INGEST_DOCSTORE = "ingest_docstore.json"
+BM25_DIR = "bm25"
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """What the stored vectors depend on: change any of it and the index is rebuilt."""
+
+    embed_model: str
+    chunk_size: int
+    chunk_overlap: int
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class RefreshStats:
+    documents: int
+    chunks: int
+    added: int
+    changed: int
+    deleted: int
+    unchanged: int
+    seconds: float
+    skipped: tuple[tuple[str, str], ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["skipped"] = [{"file": f, "reason": r} for f, r in self.skipped]
+        return data
+
+
+@dataclass
+class LoadedIndex:
+    """A live build, ready to retrieve from."""
+
+    name: str
+    index: VectorStoreIndex
+    bm25: BM25Retriever
+    manifest: dict[str, Any]
+
+
+def _chunk_id(i: int, doc: BaseNode) -> str:
+    """Stable chunk ids: the same document content always yields the same ids."""
+    return hashlib.sha256(f"{doc.node_id}\x00{doc.hash}\x00{i}".encode()).hexdigest()[:24]
+
+
+_HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+_LEADING_HEADINGS = re.compile(r"^(\s*#{1,6}[ \t][^\n]*\n)+")
+
+
+class SectionSplitter(SentenceSplitter):
+    """``SentenceSplitter`` that records the Markdown heading each chunk falls under.
+
+    Chunks are filled up to ``chunk_size`` across small sections (better context per token
+    than one chunk per section); the ``heading`` metadata names the section a chunk starts in.
+    """
+
+    def _postprocess_parsed_nodes(
+        self, nodes: list[BaseNode], parent_doc_map: dict[str, Document]
+    ) -> list[BaseNode]:
+        nodes = super()._postprocess_parsed_nodes(nodes, parent_doc_map)
+        for node in nodes:
+            parent = parent_doc_map.get(node.ref_doc_id or "")
+            start = getattr(node, "start_char_idx", None) or 0
+            text = node.get_content()
+            limit = start + len(text) - len(_LEADING_HEADINGS.sub("", text)) + 2
+            heading = ""
+            for match in _HEADING.finditer(parent.text if parent else ""):
+                if match.start() > limit:
+                    break
+                heading = match.group(1).strip()
+            node.metadata["heading"] = heading
+            node.excluded_embed_metadata_keys = ["source"]
+            node.excluded_llm_metadata_keys = ["source", "heading"]
+        return nodes
+
+
+class KnowledgeBase:
+    """Owns one index folder. ``update`` builds; ``load`` returns the live build."""
+
+    def __init__(self, root: Path, embed_model: BaseEmbedding, config: IndexConfig,
+                 tokenizer: Callable[[str], list[Any]] | None = None) -> None:
+        self.root = Path(root)
+        self.embed_model = embed_model
+        self.config = config
+        self.tokenizer = tokenizer
+        self.builds = self.root / "builds"
+        self._lock = FileLock(str(self.root / "refresh.lock"))
+
+    # reading -------------------------------------------------------------------------------
+    def current_name(self) -> str | None:
+        try:
+            name = (self.root / "CURRENT").read_text().strip()
+        except FileNotFoundError:
+            return None
+        return name if name and (self.builds / name / MANIFEST).exists() else None
+
+    def manifest(self) -> dict[str, Any] | None:
+        name = self.current_name()
+        if name is None:
+            return None
+        return dict(json.loads((self.builds / name / MANIFEST).read_text()))
+
+    def load(self) -> LoadedIndex:
+        name = self.current_name()
+        if name is None:
+            raise IndexMissingError(
+                "No knowledge index yet — run `supportbot ingest [PATH...]` first."
+            )
+        folder = self.builds / name
+        storage = StorageContext.from_defaults(persist_dir=str(folder))
+        index = load_index_from_storage(storage, embed_model=self.embed_model)
+        bm25 = BM25Retriever.from_persist_dir(str(folder / BM25_DIR), show_progress=False)
+        manifest = json.loads((folder / MANIFEST).read_text())
+        return LoadedIndex(name, index, bm25, manifest)  # type: ignore[arg-type]
+
+    # writing -------------------------------------------------------------------------------
+    def update(self, sources: Sequence[Path] | None = None, show_progress: bool = False,
+               on_skip: Callable[[str, str], None] | None = None) -> RefreshStats:
+        """Index ``sources`` (default: the live build's), reusing unchanged documents."""
+        with self.lock():
+            return self._update_locked(sources, show_progress, on_skip)
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the refresh lock (re-entrant in one thread); refuse if another holds it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            raise RefreshInProgressError(
+                "A knowledge refresh is already running — wait for it to finish, then retry."
+            ) from None
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    def is_refreshing(self) -> bool:
+        return self._lock.is_locked
+
+    def _update_locked(self, sources: Sequence[Path] | None, show_progress: bool,
+                       on_skip: Callable[[str, str], None] | None) -> RefreshStats:
+        started = time.perf_counter()
+        self._remove_partial_builds()
+        previous = self.manifest()
+        paths = ([Path(p).resolve() for p in sources] if sources
+                 else self._previous_sources(previous))
+        loaded = load_documents(discover(paths))
+        for file, reason in loaded.skipped:
+            if on_skip is not None:
+                on_skip(file, reason)
+        if not loaded.documents:
+            raise SourceError("None of the source files could be read — see the warnings above.")
+        name = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        partial = self.builds / f"{name}.partial"
+        reuse = previous is not None and previous.get("fingerprint") == self.config.fingerprint()
+        counts = self._build(partial, loaded.documents, previous if reuse else None, show_progress)
+        manifest = {
+            "sources": [str(p) for p in paths], "fingerprint": self.config.fingerprint(),
+            "config": asdict(self.config), "documents": len(loaded.documents),
+            "chunks": counts["chunks"], "built_at": time.time(),
+        }
+        (partial / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        partial.rename(self.builds / name)
+        self._swap(name)
+        return RefreshStats(documents=len(loaded.documents), skipped=tuple(loaded.skipped),
+                            seconds=round(time.perf_counter() - started, 3), **counts)
+
+    def _previous_sources(self, previous: dict[str, Any] | None) -> list[Path]:
+        if previous is None or not previous.get("sources"):
+            raise SourceError(
+                "No knowledge sources yet — run `supportbot ingest PATH` to choose them."
+            )
+        return [Path(p) for p in previous["sources"]]
+
+    def _build(self, folder: Path, documents: list[Document], previous: dict[str, Any] | None,
+               show_progress: bool) -> dict[str, int]:
+        """Apply ``documents`` to a copy of the live build (or an empty one) in ``folder``."""
+        current = self.current_name()
+        if previous is not None and current is not None:
+            shutil.copytree(self.builds / current, folder)
+            storage = StorageContext.from_defaults(persist_dir=str(folder))
+            index = load_index_from_storage(storage, embed_model=self.embed_model)
+            ingest_store = SimpleDocumentStore.from_persist_path(str(folder / INGEST_DOCSTORE))
+        else:
+            folder.mkdir(parents=True)
+            storage = StorageContext.from_defaults()
+            index = VectorStoreIndex([], storage_context=storage, embed_model=self.embed_model)
+            ingest_store = SimpleDocumentStore()
+        before = {doc_id: h for h, doc_id in ingest_store.get_all_document_hashes().items()}
+        now = {doc.doc_id: doc.hash for doc in documents}
+        changed = [d for d in now if d in before and before[d] != now[d]]
+        deleted = [d for d in before if d not in now]
+        for doc_id in changed + deleted:
+            index.delete_ref_doc(doc_id, delete_from_docstore=True)  # type: ignore[union-attr]
+        pipeline = IngestionPipeline(
+            transformations=self._transformations(), docstore=ingest_store,
+            docstore_strategy=DocstoreStrategy.UPSERTS_AND_DELETE,
+        )
+        new_nodes = pipeline.run(documents=documents, show_progress=show_progress)
+        index.insert_nodes(new_nodes)  # type: ignore[union-attr]  # already embedded
+        nodes = list(index.docstore.docs.values())  # type: ignore[union-attr]
+        index.storage_context.persist(persist_dir=str(folder))  # type: ignore[union-attr]
+        ingest_store.persist(str(folder / INGEST_DOCSTORE))
+        BM25Retriever.from_defaults(nodes=nodes, language="english").persist(
+            str(folder / BM25_DIR), show_progress=False
+        )
+        added = sum(1 for d in now if d not in before)
+        return {"chunks": len(nodes), "added": added, "changed": len(changed),
+                "deleted": len(deleted), "unchanged": len(now) - added - len(changed)}
+
+    def _transformations(self) -> list[TransformComponent]:
+        return [
+            SectionSplitter(chunk_size=self.config.chunk_size,
+                            chunk_overlap=self.config.chunk_overlap,
+                            tokenizer=self.tokenizer, id_func=_chunk_id),
+            self.embed_model,
+        ]
+
+    def _swap(self, name: str) -> None:
+        """Point CURRENT at ``name`` atomically, then drop all but the previous build."""
+        pointer = self.root / "CURRENT.tmp"
+        pointer.write_text(name)
+        with open(pointer, "rb") as fh:
+            os.fsync(fh.fileno())
+        old = self.current_name()
+        os.replace(pointer, self.root / "CURRENT")
+        keep = {name, old}
+        for build in self.builds.iterdir():
+            if build.name not in keep and not build.name.endswith(".partial"):
+                shutil.rmtree(build, ignore_errors=True)
+
+    def _remove_partial_builds(self) -> None:
+        if self.builds.exists():
+            for build in self.builds.glob("*.partial"):
+                shutil.rmtree(build, ignore_errors=True)

