@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from bot.errors import SupportbotError
+from bot.errors import InputError, SupportbotError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="supportbot: answers support questions from your documents.")
@@ -40,8 +40,13 @@ def _emit(data: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
 
 
+def _say(line: str) -> None:
+    """One unwrapped line on stderr (errors and warnings must stay on one line)."""
+    sys.stderr.write(line.replace("\n", " ") + "\n")
+
+
 def _warn_skip(file: str, reason: str) -> None:
-    err.print(f"warning: skipped {file}: {reason}", markup=False)
+    _say(f"warning: skipped {file}: {reason}")
 
 
 def _build(ctx: typer.Context, paths: list[Path] | None, kind: str, as_json: bool) -> None:
@@ -87,9 +92,9 @@ def ask(ctx: typer.Context, question: Annotated[str, typer.Argument(help="The qu
     from bot.adapters.render import plain_text
     from bot.core.types import Reply
 
-    runtime = _runtime(ctx)
     if not question.strip():
-        raise typer.BadParameter("the question is empty — pass it in quotes")
+        raise InputError("The question is empty — pass it in quotes: supportbot ask \"...\"")
+    runtime = _runtime(ctx)
     answer = runtime.engine.answer(question)
     if as_json:
         _emit({"answer": answer.text, "sources": [s.as_dict() for s in answer.sources],
@@ -172,13 +177,13 @@ def main() -> None:
     try:
         app()
     except SupportbotError as exc:
-        err.print(f"error: {exc}", markup=False)
+        _say(f"error: {exc}")
         sys.exit(exc.exit_code)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
         if os.environ.get("SUPPORTBOT_DEBUG"):
             raise
-        err.print(f"error: unexpected {type(exc).__name__}: {exc} — rerun with "
-                  "SUPPORTBOT_DEBUG=1 for details and please report it.", markup=False)
+        _say(f"error: unexpected {type(exc).__name__}: {exc} — rerun with SUPPORTBOT_DEBUG=1 "
+             "for details and please report it.")
         sys.exit(1)
 
 

@@ -5,6 +5,7 @@ wrong and what to do about it. The command line prints it on one line and exits 
 chat platforms show it as a reply. Anything else that escapes is a bug.
 
     SupportbotError
+    ├── InputError             a command was given unusable input (an empty question)
     ├── ConfigError            a setting is wrong or a model file is missing
     ├── SourceError            a knowledge source path is missing, empty or unreadable
     ├── IndexMissingError      no knowledge index has been built yet
@@ -20,6 +21,12 @@ class SupportbotError(Exception):
     """Base class: ``str(error)`` is a one-line message that says how to fix the problem."""
 
     exit_code = 1
+
+
+class InputError(SupportbotError):
+    """A command's argument cannot be used as given."""
+
+    exit_code = 2
 
 
 class ConfigError(SupportbotError):

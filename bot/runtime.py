@@ -47,7 +47,8 @@ class Runtime:
             temperature=s.llm_temperature, repeat_penalty=s.llm_repeat_penalty,
             context_window=s.llm_context_window,
             threads=s.llm_threads, api_base=s.openai_api_base,
-            api_key=s.openai_api_key.get_secret_value(),
+            api_key=s.openai_api_key.get_secret_value(), quant=s.llm_quant,
+            cache_dir=str(s.supportbot_home / "models"),
         )
 
     @cached_property

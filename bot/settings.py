@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     llm_adapter: str = Field("", description="LoRA adapter: GGUF LoRA file or PEFT folder.")
     llm_max_new_tokens: int = Field(120, ge=1, le=4096)
     llm_temperature: float = Field(0.0, ge=0.0, le=2.0)
+    llm_quant: str = Field(
+        "q8_0", description="llama_cpp: serve the GGUF requantized to q8_0|q4_0|f16; empty = as is."
+    )
     llm_repeat_penalty: float = Field(1.2, ge=1.0, le=2.0, description="1.0 = off.")
     llm_context_window: int = Field(2048, ge=256)
     llm_threads: int = Field(0, ge=0, description="CPU threads for llama.cpp; 0 = all cores.")

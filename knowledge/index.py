@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from filelock import FileLock, Timeout
 from llama_index.core import Document, StorageContext, VectorStoreIndex, load_index_from_storage
@@ -226,7 +226,8 @@ class KnowledgeBase:
         if previous is not None and current is not None:
             shutil.copytree(self.builds / current, folder)
             storage = StorageContext.from_defaults(persist_dir=str(folder))
-            index = load_index_from_storage(storage, embed_model=self.embed_model)
+            index = cast(VectorStoreIndex,
+                         load_index_from_storage(storage, embed_model=self.embed_model))
             ingest_store = SimpleDocumentStore.from_persist_path(str(folder / INGEST_DOCSTORE))
         else:
             folder.mkdir(parents=True)
@@ -238,15 +239,15 @@ class KnowledgeBase:
         changed = [d for d in now if d in before and before[d] != now[d]]
         deleted = [d for d in before if d not in now]
         for doc_id in changed + deleted:
-            index.delete_ref_doc(doc_id, delete_from_docstore=True)  # type: ignore[union-attr]
+            index.delete_ref_doc(doc_id, delete_from_docstore=True)
         pipeline = IngestionPipeline(
             transformations=self._transformations(), docstore=ingest_store,
             docstore_strategy=DocstoreStrategy.UPSERTS_AND_DELETE,
         )
         new_nodes = pipeline.run(documents=documents, show_progress=show_progress)
-        index.insert_nodes(new_nodes)  # type: ignore[union-attr]  # already embedded
-        nodes = list(index.docstore.docs.values())  # type: ignore[union-attr]
-        index.storage_context.persist(persist_dir=str(folder))  # type: ignore[union-attr]
+        index.insert_nodes(new_nodes)  # already embedded
+        nodes = list(index.docstore.docs.values())
+        index.storage_context.persist(persist_dir=str(folder))
         ingest_store.persist(str(folder / INGEST_DOCSTORE))
         BM25Retriever.from_defaults(nodes=nodes, language="english").persist(
             str(folder / BM25_DIR), show_progress=False
@@ -259,7 +260,7 @@ class KnowledgeBase:
         return [
             SectionSplitter(chunk_size=self.config.chunk_size,
                             chunk_overlap=self.config.chunk_overlap,
-                            tokenizer=self.tokenizer, id_func=_chunk_id),
+                            tokenizer=self.tokenizer, id_func=_chunk_id),  # type: ignore[call-arg]
             self.embed_model,
         ]
 

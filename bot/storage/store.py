@@ -16,7 +16,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, delete, event, select
+from sqlalchemy import Engine, create_engine, delete, event, make_url, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -56,6 +56,13 @@ def _sqlite_pragmas(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _masked(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except SQLAlchemyError:
+        return url.rsplit("@", 1)[-1]
+
+
 class Store:
     """Conversations, messages, feedback and refresh runs. Migrates the schema on open."""
 
@@ -70,6 +77,11 @@ class Store:
             if self.engine.dialect.name == "sqlite":
                 _sqlite_pragmas(self.engine)
             self.migrate()
+        except ImportError as exc:
+            raise StorageError(
+                f"The database driver for {self.safe_url} is not installed ({exc.name}) — "
+                "pip install it, or unset DATABASE_URL to use SQLite."
+            ) from None
         except SQLAlchemyError as exc:
             raise StorageError(
                 f"Cannot open the database {self.safe_url}: {exc.__class__.__name__} — "
@@ -80,9 +92,7 @@ class Store:
     @property
     def safe_url(self) -> str:
         """The URL with any password masked, for messages and status."""
-        return self.engine.url.render_as_string(hide_password=True) if hasattr(
-            self, "engine"
-        ) else self.url.split("@")[-1]
+        return _masked(self.url)
 
     def migrate(self) -> None:
         """Apply every Alembic migration not yet applied (append-only history)."""
@@ -218,7 +228,7 @@ class Store:
             }
         return [
             FeedbackRow(f.platform, f.user, f.reaction, f.score,
-                        questions.get(a.reply_to_id, ""), a.text, f.created_at)
+                        questions.get(a.reply_to_id or 0, ""), a.text, f.created_at)
             for f, a in rows
         ]
 

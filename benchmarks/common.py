@@ -1,0 +1,128 @@
+"""Shared helpers for the benchmark scripts (not a benchmark itself).
+
+Every benchmark builds its own ``Runtime`` on a temporary ``SUPPORTBOT_HOME`` (so nothing is
+written into the repository's ``.supportbot/``), reads the shared data from a path argument
+and prints either a short table or, with ``--json``, one JSON object on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the models ship in wheels; never reach the hub
+
+DEFAULT_DATA = Path("/work/shared/data")
+EMANUAL = "emanual-smart-tv"
+_WORD = re.compile(r"\w+")
+
+
+def base_parser(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description.strip().splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help="shared data folder (default: %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+    return parser
+
+
+def emanual(data: Path, need_qa: bool = True) -> tuple[Path, Path]:
+    """``(docs folder, qa-test.jsonl)`` of the e-manual data set; exits if it is missing."""
+    root = Path(data).expanduser() / EMANUAL
+    docs, qa = root / "docs", root / "qa-test.jsonl"
+    if not docs.is_dir() or not any(docs.glob("*.md")) or (need_qa and not qa.is_file()):
+        sys.exit(f"error: benchmark data not found at {root} (expected docs/*.md and "
+                 "qa-test.jsonl) — pass --data PATH to the shared data folder.")
+    return docs, qa
+
+
+def load_qa(path: Path, limit: int | None = None) -> list[dict[str, str]]:
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return rows[:limit] if limit else rows
+
+
+def make_runtime(home: Path, **overrides: Any) -> Any:
+    """The product's ``Runtime`` on ``home``; ``.env`` files are ignored for reproducibility."""
+    from bot.runtime import Runtime
+    from bot.settings import load_settings
+
+    return Runtime(load_settings(supportbot_home=home, _env_file=None, **overrides))
+
+
+def words(text: str) -> list[str]:
+    """Lowercased word tokens (``\\w+``) — the unit of the coverage metric."""
+    return _WORD.findall(text.lower())
+
+
+def coverage(answer: str, context: str) -> float:
+    """Share of the answer's word tokens found in ``context``, as a multiset overlap."""
+    want = Counter(words(answer))
+    if not want:
+        return 1.0
+    have = Counter(words(context))
+    return sum((want & have).values()) / sum(want.values())
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear-interpolated percentile (``q`` in 0..100), like numpy's default."""
+    data = sorted(values)
+    if not data:
+        return float("nan")
+    pos = (len(data) - 1) * q / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(data) - 1)
+    return data[lo] + (data[hi] - data[lo]) * (pos - lo)
+
+
+def median(values: Iterable[float]) -> float:
+    return statistics.median(list(values))
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(),
+        "platform": platform.platform(), "python": platform.python_version(),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
+    cells = [[str(c) for c in header]] + [[_fmt(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 100 else f"{value:.1f}"
+    return str(value)
+
+
+def emit(result: dict[str, Any], as_json: bool, text: str) -> None:
+    if as_json:
+        print(json.dumps(result, indent=None, sort_keys=False))
+    else:
+        print(text)
+
+
+def quiet() -> None:
+    """Silence library chatter (progress bars, transformers warnings) on stderr."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.getLogger().setLevel(logging.ERROR)
+    for name in ("transformers", "sentence_transformers", "llama_index", "httpx"):
+        logging.getLogger(name).setLevel(logging.ERROR)

@@ -1,0 +1,1 @@
+"""Fine-tuning: datasets, LoRA training, evaluation and the adapter registry (issue 4)."""
