@@ -11,6 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from bot.core.limits import AnswerPool, RateLimiter
 from bot.core.router import Router
 from bot.errors import SupportbotError
 from bot.settings import Settings
@@ -65,7 +66,17 @@ class Runtime:
     @cached_property
     def router(self) -> Router:
         s = self.settings
-        return Router(self.store, self.engine, s.history_turns, s.max_question_chars)
+        return Router(
+            self.store, self.engine, s.history_turns, s.max_question_chars,
+            reactions=s.reaction_scores(), limiter=RateLimiter(s.rate_limit_per_minute),
+            admin=KnowledgeAdmin(self),
+            admins={p: s.admin_ids(p) for p in ("slack", "discord")},
+        )
+
+    @cached_property
+    def pool(self) -> AnswerPool:
+        s = self.settings
+        return AnswerPool(s.workers, s.max_pending, s.generation_timeout)
 
     def refresh(self, sources: Sequence[Path] | None = None, kind: str = "refresh",
                 requested_by: str = "cli", show_progress: bool = False,
@@ -86,5 +97,36 @@ class Runtime:
             return stats
 
     def close(self) -> None:
+        if "pool" in self.__dict__:
+            self.pool.shutdown()
         if "store" in self.__dict__:
             self.store.close()
+
+
+class KnowledgeAdmin:
+    """``/kb refresh`` and ``/kb status`` for the chat platforms (the router's admin port)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def refresh(self, requested_by: str) -> str:
+        stats = self.runtime.refresh(kind="refresh", requested_by=requested_by)
+        skipped = f", skipped {len(stats.skipped)} unreadable" if stats.skipped else ""
+        return (
+            f"Knowledge refreshed: {stats.documents} documents, {stats.chunks} chunks — added "
+            f"{stats.added}, changed {stats.changed}, deleted {stats.deleted}, unchanged "
+            f"{stats.unchanged}{skipped} ({stats.seconds:.1f}s)."
+        )
+
+    def status_text(self) -> str:
+        manifest = self.runtime.kb.manifest()
+        if manifest is None:
+            return "No knowledge index yet — an admin can run `refresh` after `supportbot ingest`."
+        runs = self.runtime.store.refresh_runs(limit=1)
+        last = f" Last run: {runs[0].kind} {runs[0].status}." if runs else ""
+        busy = " A refresh is running now." if self.is_refreshing() else ""
+        return (f"Knowledge base: {manifest['documents']} documents, {manifest['chunks']} "
+                f"chunks from {len(manifest['sources'])} source(s).{last}{busy}")
+
+    def is_refreshing(self) -> bool:
+        return self.runtime.kb.is_refreshing()

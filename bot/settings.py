@@ -57,6 +57,31 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(2000, ge=10)
     company_name: str = Field("Orbitask", min_length=1)
 
+    # serving (all platforms)
+    workers: int = Field(2, ge=1, le=64, description="Answers generated at once.")
+    max_pending: int = Field(32, ge=1, description="Questions waiting before 'busy' replies.")
+    generation_timeout: float = Field(120.0, gt=0, description="Seconds before 'took too long'.")
+    rate_limit_per_minute: int = Field(6, ge=0, description="Questions per user; 0 = no limit.")
+    feedback_reactions: str = Field(
+        "+1=1,-1=-1,thumbsup=1,thumbsdown=-1,👍=1,👎=-1",
+        description="Reaction name = score pairs that count as feedback.",
+    )
+
+    # Slack
+    slack_bot_token: SecretStr = Field(SecretStr(""), description="xoxb-…; enables Slack.")
+    slack_app_token: SecretStr = Field(SecretStr(""), description="xapp-… for Socket Mode.")
+    slack_signing_secret: SecretStr = Field(SecretStr(""), description="Verifies HTTP requests.")
+    slack_mode: Literal["socket", "http"] = "socket"
+    slack_port: int = Field(3000, ge=1, le=65535)
+    slack_api_url: str = Field("https://slack.com/api/", description="Web API base URL.")
+    slack_admin_user_ids: str = Field("", description="Comma-separated Slack user ids.")
+    slack_command: str = Field("/kb", pattern=r"^/[a-z0-9_-]{1,31}$")
+
+    # Discord
+    discord_token: SecretStr = Field(SecretStr(""), description="Bot token; enables Discord.")
+    discord_admin_user_ids: str = Field("", description="Comma-separated Discord user ids.")
+    discord_admin_role: str = Field("", description="Members with this role are admins.")
+
     @field_validator("chunk_overlap")
     @classmethod
     def _overlap_below_size(cls, value: int, info: object) -> int:
@@ -64,6 +89,27 @@ class Settings(BaseSettings):
         if value >= size:
             raise ValueError(f"must be smaller than CHUNK_SIZE ({size})")
         return value
+
+    def reaction_scores(self) -> dict[str, int]:
+        """``FEEDBACK_REACTIONS`` parsed: ``{"+1": 1, "-1": -1, ...}``."""
+        pairs: dict[str, int] = {}
+        for item in filter(None, (p.strip() for p in self.feedback_reactions.split(","))):
+            name, _, score = item.rpartition("=")
+            try:
+                pairs[name.strip().strip(":")] = int(score)
+            except ValueError:
+                raise ConfigError(
+                    f"Invalid setting FEEDBACK_REACTIONS: {item!r} is not name=score "
+                    "(e.g. +1=1,-1=-1)."
+                ) from None
+        return pairs
+
+    def admin_ids(self, platform: str) -> frozenset[str]:
+        raw = self.slack_admin_user_ids if platform == "slack" else self.discord_admin_user_ids
+        ids = {part.strip() for part in raw.split(",") if part.strip()}
+        if platform == "discord" and self.discord_admin_role:
+            ids.add(self.discord_admin_role)
+        return frozenset(ids)
 
     @property
     def db_url(self) -> str:

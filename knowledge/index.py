@@ -182,7 +182,14 @@ class KnowledgeBase:
             self._lock.release()
 
     def is_refreshing(self) -> bool:
-        return self._lock.is_locked
+        """Whether any process (this one included) is refreshing this index now."""
+        probe = FileLock(str(self.root / "refresh.lock"), thread_local=False, is_singleton=False)
+        try:
+            probe.acquire(timeout=0)
+        except Timeout:
+            return True
+        probe.release()
+        return False
 
     def _update_locked(self, sources: Sequence[Path] | None, show_progress: bool,
                        on_skip: Callable[[str, str], None] | None) -> RefreshStats:

@@ -1,33 +1,45 @@
-"""The router: platform-neutral handling of questions and reactions.
+"""The router: platform-neutral handling of questions, reactions and admin commands.
 
-question → history from the store → engine → question and answer persisted → ``Reply``.
-The answer is stored before the adapter posts it, so nothing said is ever lost, and a
-duplicate event id (a platform retry) is refused by the database, never answered twice.
+question → ``accept`` (stored; a duplicate event id is refused by the database) → ``answer``
+(history + engine, the answer stored before the adapter posts it) → ``Reply``. Adapters call
+``accept`` while acknowledging and ``answer`` in the worker pool.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 
-from bot.core.ports import AnswerPort, StorePort
-from bot.core.types import IncomingMessage, ReactionEvent, Reply
+from bot.core.limits import RateLimiter
+from bot.core.ports import AnswerPort, KnowledgeAdminPort, StorePort
+from bot.core.types import AdminCommand, IncomingMessage, ReactionEvent, Reply, Ticket
 from bot.errors import SupportbotError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_REACTIONS: Mapping[str, int] = {"+1": 1, "-1": -1, "thumbsup": 1, "thumbsdown": -1}
+BUSY = "I'm answering a lot of questions right now — please try again in a minute."
+TOO_SLOW = "Sorry, that took too long to answer. Please try again, or ask for a human."
+RATE_LIMITED = "You're asking faster than I can answer — please wait a moment and try again."
 
 
 class Router:
     def __init__(self, store: StorePort, engine: AnswerPort, history_turns: int = 6,
                  max_question_chars: int = 2000,
-                 reactions: Mapping[str, int] = DEFAULT_REACTIONS) -> None:
-        self.store, self.engine = store, engine
+                 reactions: Mapping[str, int] = DEFAULT_REACTIONS,
+                 limiter: RateLimiter | None = None,
+                 admin: KnowledgeAdminPort | None = None,
+                 admins: Mapping[str, frozenset[str]] | None = None) -> None:
+        self.store, self.engine, self.admin = store, engine, admin
         self.history_turns, self.max_chars = history_turns, max_question_chars
         self.reactions = dict(reactions)
+        self.limiter = limiter or RateLimiter(0)
+        self.admins = dict(admins or {})  # platform → user ids and role names allowed
 
-    def handle_message(self, msg: IncomingMessage) -> Reply:
+    # questions --------------------------------------------------------------------------
+    def accept(self, msg: IncomingMessage) -> Ticket | Reply:
+        """Validate and store a question. A ``Reply`` means: post it (or, if duplicate, nothing)."""
         text = msg.text.strip()
         if not text:
             return Reply("Please type a question, and I'll look it up.", thread=msg.thread)
@@ -41,18 +53,34 @@ class Router:
         question_id = self.store.add_question(conversation, msg.user, text, msg.event_id)
         if question_id is None:
             return Reply("", thread=msg.thread, duplicate=True)
+        if not self.limiter.allow(f"{msg.platform}:{msg.user}"):
+            return Reply(RATE_LIMITED, thread=msg.thread)
+        return Ticket(msg, conversation, question_id, tuple(history))
+
+    def answer(self, ticket: Ticket) -> Reply:
+        """Generate, store, and return the answer (slow: run it in the worker pool)."""
         try:
-            answer = self.engine.answer(text, history)
+            answer = self.engine.answer(ticket.message.text.strip(), ticket.history)
         except SupportbotError as exc:
             log.warning("could not answer: %s", exc)
-            return Reply(f"Sorry, I can't answer right now: {exc}", thread=msg.thread)
-        answer_id = self.store.add_answer(conversation, question_id, answer)
-        return Reply(answer.text, answer.sources, answer_id, msg.thread)
+            return Reply(f"Sorry, I can't answer right now: {exc}", thread=ticket.message.thread)
+        answer_id = self.store.add_answer(ticket.conversation_id, ticket.question_id, answer)
+        return Reply(answer.text, answer.sources, answer_id, ticket.message.thread)
+
+    def handle_message(self, msg: IncomingMessage) -> Reply:
+        """``accept`` then ``answer`` in the calling thread (local chat, tests)."""
+        accepted = self.accept(msg)
+        return accepted if isinstance(accepted, Reply) else self.answer(accepted)
+
+    def knows_thread(self, platform: str, channel: str, thread: str) -> bool:
+        """Whether the bot already answers in this thread (follow-ups need no mention)."""
+        return self.store.has_conversation(platform, channel, thread)
 
     def mark_posted(self, message_id: int, platform_ref: str) -> None:
         """Remember the platform's id of a posted answer, so reactions can find it."""
         self.store.set_platform_ref(message_id, platform_ref)
 
+    # reactions --------------------------------------------------------------------------
     def handle_reaction(self, event: ReactionEvent) -> bool:
         """Record (or remove) feedback; ``False`` if it is not a feedback reaction on an answer."""
         score = self.reactions.get(event.reaction)
@@ -65,3 +93,35 @@ class Router:
             self.store.set_feedback(message_id, event.platform, event.user, event.reaction, score)
             return True
         return self.store.remove_feedback(message_id, event.user, event.reaction)
+
+    # admin ------------------------------------------------------------------------------
+    def is_admin(self, cmd: AdminCommand) -> bool:
+        allowed = self.admins.get(cmd.platform, frozenset())
+        return cmd.user in allowed or any(role in allowed for role in cmd.roles)
+
+    def handle_admin(self, cmd: AdminCommand, notify: Callable[[str], None]) -> str:
+        """Run ``/kb`` actions. Returns the immediate reply; ``notify`` gets the late result."""
+        if self.admin is None:
+            return "Knowledge administration is not available here."
+        if cmd.action == "status":
+            self.store.record_admin_action(cmd.platform, cmd.user, "status", True)
+            return self.admin.status_text()
+        if cmd.action != "refresh":
+            return f"Unknown command {cmd.action!r} — use `refresh` or `status`."
+        allowed = self.is_admin(cmd)
+        self.store.record_admin_action(cmd.platform, cmd.user, "refresh", allowed)
+        if not allowed:
+            return "Sorry, only knowledge-base admins can refresh it. Ask one of them."
+        if self.admin.is_refreshing():
+            return "A knowledge refresh is already running — I'll keep using the current index."
+        threading.Thread(target=self._refresh, args=(cmd, notify), daemon=True).start()
+        return "Refreshing the knowledge base in the background — I'll post the result here."
+
+    def _refresh(self, cmd: AdminCommand, notify: Callable[[str], None]) -> None:
+        try:
+            notify(self.admin.refresh(f"{cmd.platform}:{cmd.user}"))  # type: ignore[union-attr]
+        except SupportbotError as exc:
+            notify(f"Knowledge refresh failed: {exc}")
+        except Exception as exc:  # noqa: BLE001 - report, never kill the bot
+            log.exception("refresh failed")
+            notify(f"Knowledge refresh failed unexpectedly ({type(exc).__name__}); see the logs.")

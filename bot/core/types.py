@@ -80,6 +80,27 @@ class ReactionEvent:
 
 
 @dataclass(frozen=True)
+class AdminCommand:
+    """``/kb <action>`` from a user; ``roles`` are platform roles (Discord) for the allowlist."""
+
+    platform: str
+    user: str
+    action: str
+    roles: tuple[str, ...] = ()
+    channel: str = ""
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A question accepted for answering: stored, deduplicated, with its history loaded."""
+
+    message: IncomingMessage
+    conversation_id: int
+    question_id: int
+    history: tuple[Turn, ...] = ()
+
+
+@dataclass(frozen=True)
 class Reply:
     """The router's answer to an ``IncomingMessage``; adapters render it."""
 

@@ -22,7 +22,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.types import Answer, Turn
 from bot.errors import StorageError
-from bot.storage.models import Conversation, Feedback, Message, RefreshRun, utcnow
+from bot.storage.models import (
+    AdminAction,
+    Conversation,
+    Feedback,
+    Message,
+    RefreshRun,
+    utcnow,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -231,6 +238,22 @@ class Store:
                         questions.get(a.reply_to_id or 0, ""), a.text, f.created_at)
             for f, a in rows
         ]
+
+    def has_conversation(self, platform: str, channel: str, thread: str) -> bool:
+        """Whether the bot already talks in this thread (so follow-ups need no mention)."""
+        with self.session() as s:
+            return s.scalar(
+                select(Conversation.id).filter_by(platform=platform, channel=channel,
+                                                  thread=thread)
+            ) is not None
+
+    def record_admin_action(self, platform: str, user: str, action: str, allowed: bool) -> None:
+        with self.session() as s:
+            s.add(AdminAction(platform=platform, user=user, action=action, allowed=allowed))
+
+    def admin_actions(self) -> list[AdminAction]:
+        with self.session() as s:
+            return list(s.scalars(select(AdminAction).order_by(AdminAction.id)))
 
     # refresh runs ----------------------------------------------------------------------
     def start_refresh(self, kind: str, requested_by: str = "cli") -> int:

@@ -1,0 +1,175 @@
+"""Slack through slack-bolt: Socket Mode (default) or HTTP (``POST /slack/events``).
+
+Acknowledge first, answer later: bolt acknowledges every event at once (listeners run in its
+executor), the question is stored and a placeholder posted in the thread, and the answer is
+generated in the bounded ``AnswerPool`` and then written over the placeholder.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from bot.adapters.slack_payloads import (
+    admin_from_command,
+    message_from_event,
+    reaction_from_event,
+    to_mrkdwn,
+)
+from bot.core.limits import AnswerPool
+from bot.core.router import BUSY, TOO_SLOW, Router
+from bot.core.types import IncomingMessage, Reply, Ticket
+from bot.errors import ConfigError
+
+log = logging.getLogger(__name__)
+WORKING = "_Looking that up…_"
+FAILED = "Sorry, something went wrong while answering — please try again."
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        log.debug("slack http: " + format, *args)
+
+
+class SlackAdapter:
+    """The Slack side of ``supportbot serve``: ``run`` blocks, ``close`` stops it."""
+
+    def __init__(self, router: Router, pool: AnswerPool, *, bot_token: str, signing_secret: str,
+                 app_token: str = "", mode: str = "socket", host: str = "0.0.0.0",
+                 port: int = 3000, api_url: str = "https://slack.com/api/",
+                 command: str = "/kb") -> None:
+        if mode == "socket" and not app_token:
+            raise ConfigError("SLACK_MODE=socket needs SLACK_APP_TOKEN (xapp-…), or set "
+                              "SLACK_MODE=http with SLACK_SIGNING_SECRET.")
+        if mode == "http" and not signing_secret:
+            raise ConfigError("SLACK_MODE=http needs SLACK_SIGNING_SECRET (Basic Information).")
+        self.router, self.pool, self.mode = router, pool, mode
+        self.app_token, self.host, self.port = app_token, host, port
+        client = WebClient(token=bot_token, base_url=api_url,
+                           retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=3)])
+        try:
+            self.bot_user_id = str(client.auth_test()["user_id"])
+        except SlackApiError as exc:
+            raise ConfigError(f"Slack refused SLACK_BOT_TOKEN ({exc.response['error']}) — "
+                              "copy the Bot User OAuth Token again.") from None
+        self.app = App(client=client, signing_secret=signing_secret or "socket-mode",
+                       token_verification_enabled=False,
+                       request_verification_enabled=mode == "http")
+        self._register(command)
+        self._server: WSGIServer | None = None
+        self._socket: Any = None
+
+    def _register(self, command: str) -> None:
+        self.app.event("app_mention")(self._on_message)
+        self.app.event("message")(self._on_message)
+        self.app.event("reaction_added")(self._on_reaction)
+        self.app.event("reaction_removed")(self._on_reaction)
+        self.app.command(command)(self._on_command)
+
+    # listeners (bolt has already acknowledged the event) -------------------------------
+    def _on_message(self, event: Mapping[str, Any], client: WebClient) -> None:
+        msg = message_from_event(event, self.bot_user_id,
+                                 lambda c, t: self.router.knows_thread("slack", c, t))
+        if msg is None:
+            return
+        accepted = self.router.accept(msg)
+        if isinstance(accepted, Reply):
+            if not accepted.duplicate:
+                self.send(client, msg.channel, accepted, msg.thread)
+            return
+        placeholder = client.chat_postMessage(channel=msg.channel, text=WORKING,
+                                              thread_ts=msg.thread or None)["ts"]
+        self._answer_later(client, accepted, str(placeholder))
+
+    def _answer_later(self, client: WebClient, ticket: Ticket, placeholder: str) -> None:
+        msg: IncomingMessage = ticket.message
+
+        def update(text: str) -> None:
+            self._safe(client.chat_update, channel=msg.channel, ts=placeholder, text=text)
+
+        def failed(exc: BaseException) -> None:
+            log.error("answer failed: %r", exc)
+            update(FAILED)
+
+        submitted = self.pool.submit(
+            lambda: self.router.answer(ticket),
+            on_done=lambda reply: self._finish(client, msg, placeholder, reply),  # type: ignore[arg-type]
+            on_timeout=lambda: update(TOO_SLOW),
+            on_error=failed,
+        )
+        if not submitted:
+            update(BUSY)
+
+    def _finish(self, client: WebClient, msg: IncomingMessage, placeholder: str,
+                reply: Reply) -> None:
+        parts = to_mrkdwn(reply)
+        self._safe(client.chat_update, channel=msg.channel, ts=placeholder, text=parts[0])
+        for part in parts[1:]:
+            self._safe(client.chat_postMessage, channel=msg.channel, text=part,
+                       thread_ts=msg.thread or None)
+        if reply.message_id is not None:
+            self.router.mark_posted(reply.message_id, f"{msg.channel}:{placeholder}")
+
+    def _on_reaction(self, event: Mapping[str, Any]) -> None:
+        reaction = reaction_from_event(event, self.bot_user_id)
+        if reaction is not None:
+            self.router.handle_reaction(reaction)
+
+    def _on_command(self, ack: Any, body: Mapping[str, Any], respond: Any) -> None:
+        cmd = admin_from_command(body)
+        ack(self.router.handle_admin(cmd, notify=lambda text: respond(text)))
+
+    # sending -------------------------------------------------------------------------
+    def send(self, client: WebClient, channel: str, reply: Reply, thread: str = "") -> str:
+        """Post ``reply`` (split if long); returns the first message's ts."""
+        first = ""
+        for part in to_mrkdwn(reply):
+            response = self._safe(client.chat_postMessage, channel=channel, text=part,
+                                  thread_ts=thread or None)
+            first = first or str((response or {}).get("ts", ""))
+        return first
+
+    @staticmethod
+    def _safe(call: Any, **kwargs: Any) -> Any:
+        try:
+            return call(**kwargs)
+        except SlackApiError as exc:
+            log.error("Slack %s failed: %s", getattr(call, "__name__", "call"),
+                      exc.response.get("error"))
+            return None
+
+    # lifecycle -------------------------------------------------------------------------
+    def run(self) -> None:
+        if self.mode == "http":
+            self._server = make_server(self.host, self.port, SlackRequestHandler(self.app),
+                                       server_class=_ThreadingWSGIServer,
+                                       handler_class=_QuietHandler)
+            self.port = self._server.server_port
+            log.warning("Slack: listening on http://%s:%d/slack/events", self.host, self.port)
+            self._server.serve_forever()
+        else:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            self._socket = SocketModeHandler(self.app, self.app_token)
+            log.warning("Slack: connected in Socket Mode")
+            self._socket.start()
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._socket is not None:
+            self._socket.close()

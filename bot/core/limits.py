@@ -1,0 +1,80 @@
+"""Per-user rate limiting and the bounded answer pool. Pure Python, no platform code."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+
+class RateLimiter:
+    """At most ``limit`` events per user in any ``window`` seconds (sliding window)."""
+
+    def __init__(self, limit: int, window: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self._events: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def allow(self, user: str) -> bool:
+        if self.limit <= 0:
+            return True
+        now = self.clock()
+        with self._lock:
+            events = self._events[user]
+            while events and now - events[0] >= self.window:
+                events.popleft()
+            if len(events) >= self.limit:
+                return False
+            events.append(now)
+            return True
+
+
+class AnswerPool:
+    """A bounded pool for slow work (generation), so acknowledgements are never delayed.
+
+    ``submit`` returns ``False`` at once when ``max_pending`` jobs are already waiting.
+    ``on_done`` receives the result, or ``on_timeout`` is called if the job is still running
+    after ``timeout`` seconds (the job finishes in the background; its late result is dropped).
+    """
+
+    def __init__(self, workers: int = 2, max_pending: int = 32, timeout: float = 120.0) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="answer")
+        self._slots = threading.BoundedSemaphore(max_pending)
+        self.timeout = timeout
+
+    def submit(self, job: Callable[[], object], on_done: Callable[[object], None],
+               on_timeout: Callable[[], None], on_error: Callable[[BaseException], None]) -> bool:
+        if not self._slots.acquire(blocking=False):
+            return False
+        settled = threading.Event()
+
+        def timed_out() -> None:
+            if not settled.is_set():
+                settled.set()
+                on_timeout()
+
+        timer = threading.Timer(self.timeout, timed_out)
+        timer.daemon = True
+
+        def finished(future: Future[object]) -> None:
+            timer.cancel()
+            self._slots.release()
+            if settled.is_set():
+                return
+            settled.set()
+            error = future.exception()
+            if error is not None:
+                on_error(error)
+            else:
+                on_done(future.result())
+
+        future = self._executor.submit(job)
+        timer.start()
+        future.add_done_callback(finished)
+        return True
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

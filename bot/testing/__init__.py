@@ -1,0 +1,1 @@
+"""Test doubles that ship with supportbot (like httpx's MockTransport): fakes, not mocks."""

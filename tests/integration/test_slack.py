@@ -1,0 +1,216 @@
+"""Slack through the real bolt app, over HTTP with signed requests, against a fake Web API."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from bot.adapters.slack import WORKING, SlackAdapter
+from bot.core.limits import AnswerPool
+from bot.core.router import Router
+from bot.core.types import Answer, Source, Turn
+from bot.storage import Store
+from bot.testing.fake_slack import BOT_USER_ID, FakeSlackAPI, signed_headers
+
+SECRET = "test-signing-secret"
+ADMIN, USER = "UADMIN01", "UUSER001"
+
+
+class FakeEngine:
+    """Answers instantly, citing one source; records what it was asked with which history."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, tuple[Turn, ...]]] = []
+
+    def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+        self.asked.append((question, tuple(history)))
+        source = Source("c1", "billing/refunds.md", "Refund Policy", 0.9, "Refunds: 30 days.")
+        return Answer(f"Refunds are possible within 30 days [1]. ({question})", (source,),
+                      5.0, "fake-model", None, question)
+
+
+class FakeAdmin:
+    def __init__(self) -> None:
+        self.refreshed: list[str] = []
+
+    def refresh(self, requested_by: str) -> str:
+        self.refreshed.append(requested_by)
+        return "Knowledge refreshed: 3 documents."
+
+    def status_text(self) -> str:
+        return "Knowledge base: 3 documents."
+
+    def is_refreshing(self) -> bool:
+        return False
+
+
+class SlackRig:
+    def __init__(self, tmp: Path, api: FakeSlackAPI) -> None:
+        self.api, self.engine, self.admin = api, FakeEngine(), FakeAdmin()
+        self.store = Store(f"sqlite:///{tmp / 'bot.db'}")
+        self.router = Router(self.store, self.engine, admin=self.admin,
+                             admins={"slack": frozenset({ADMIN})})
+        self.adapter = SlackAdapter(self.router, AnswerPool(2, 8, 30), bot_token="xoxb-test",
+                                    signing_secret=SECRET, mode="http", host="127.0.0.1",
+                                    port=0, api_url=api.url)
+        threading.Thread(target=self.adapter.run, daemon=True).start()
+        while self.adapter._server is None:
+            time.sleep(0.01)
+        self.url = f"http://127.0.0.1:{self.adapter.port}/slack/events"
+
+    def post(self, body: str, headers: dict[str, str]) -> int:
+        request = urllib.request.Request(self.url, body.encode(), headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
+
+    def event(self, event: dict[str, object], event_id: str = "Ev1", retry: int = 0) -> int:
+        body = json.dumps({"type": "event_callback", "team_id": "T1", "api_app_id": "A1",
+                           "event_id": event_id, "event_time": int(time.time()), "event": event})
+        headers = signed_headers(SECRET, body)
+        if retry:
+            headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+        return self.post(body, headers)
+
+    def command(self, user: str, text: str) -> tuple[int, str]:
+        form = (f"command=%2Fkb&text={text}&user_id={user}&channel_id=C1&team_id=T1"
+                f"&response_url={self.api.response_url('r1')}&trigger_id=t1")
+        headers = signed_headers(SECRET, form)
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        request = urllib.request.Request(self.url, form.encode(), headers, method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status), response.read().decode()
+
+
+@pytest.fixture()
+def rig(tmp_path: Path) -> Iterator[SlackRig]:
+    with FakeSlackAPI() as api:
+        rig = SlackRig(tmp_path, api)
+        yield rig
+        rig.adapter.close()
+        rig.store.close()
+
+
+def mention(text: str, ts: str = "1700000001.000100", **extra: object) -> dict[str, object]:
+    return {"type": "app_mention", "user": USER, "channel": "C1", "ts": ts,
+            "text": f"<@{BOT_USER_ID}> {text}", **extra}
+
+
+def test_mention_gets_a_threaded_answer_with_citations(rig: SlackRig) -> None:
+    assert rig.event(mention("Can I get a refund?")) == 200
+    placeholder = rig.api.wait_for("chat.postMessage")[0].params
+    assert placeholder["thread_ts"] == "1700000001.000100" and placeholder["text"] == WORKING
+    update = rig.api.wait_for("chat.update")[0].params
+    assert "within 30 days [1]" in update["text"]
+    assert "*Sources*" in update["text"] and "`billing/refunds.md`" in update["text"]
+    assert rig.engine.asked[0][0] == "Can I get a refund?"  # mention stripped
+
+
+def test_thread_follow_up_without_mention_uses_history(rig: SlackRig) -> None:
+    rig.event(mention("What plans exist?"), "Ev1")
+    rig.api.wait_for("chat.update")
+    follow_up = {"type": "message", "channel_type": "channel", "user": USER, "channel": "C1",
+                 "ts": "1700000002.000200", "thread_ts": "1700000001.000100",
+                 "text": "and how much does that cost?"}
+    rig.event(follow_up, "Ev2")
+    rig.api.wait_for("chat.update", 2)
+    question, history = rig.engine.asked[1]
+    assert question == "and how much does that cost?"
+    assert [t.role for t in history] == ["user", "assistant"]
+    assert history[0].text == "What plans exist?"
+
+
+def test_channel_chatter_outside_bot_threads_is_ignored(rig: SlackRig) -> None:
+    rig.event({"type": "message", "channel_type": "channel", "user": USER, "channel": "C1",
+               "ts": "1700000009.000100", "thread_ts": "1700000008.000100", "text": "lunch?"})
+    rig.event({"type": "message", "channel_type": "im", "bot_id": "B2", "user": "UOTHERBOT",
+               "channel": "D1", "ts": "1700000009.000200", "text": "I am a bot"}, "Ev9")
+    time.sleep(0.5)
+    assert rig.engine.asked == [] and rig.api.of("chat.postMessage") == []
+
+
+def test_dm_is_answered_directly(rig: SlackRig) -> None:
+    rig.event({"type": "message", "channel_type": "im", "user": USER, "channel": "D1",
+               "ts": "1700000003.000300", "text": "Do you take PayPal?"})
+    placeholder = rig.api.wait_for("chat.postMessage")[0].params
+    assert placeholder["channel"] == "D1" and "thread_ts" not in placeholder
+    assert "Do you take PayPal?" in rig.api.wait_for("chat.update")[0].params["text"]
+
+
+def test_retries_and_duplicates_get_exactly_one_answer(rig: SlackRig) -> None:
+    event = mention("Refunds?")
+    assert rig.event(event, "Ev1") == 200
+    assert rig.event(event, "Ev1", retry=1) == 200  # Slack retry: same event id
+    assert rig.event(event, "Ev1") == 200  # plain duplicate delivery
+    # the same message also arrives as a `message` event with another id
+    rig.event({**event, "type": "message", "channel_type": "channel"}, "Ev1b")
+    rig.api.wait_for("chat.update")
+    time.sleep(0.5)
+    assert len(rig.api.of("chat.postMessage")) == 1 and len(rig.api.of("chat.update")) == 1
+    assert len(rig.engine.asked) == 1
+
+
+def test_bad_and_stale_signatures_get_401(rig: SlackRig) -> None:
+    body = json.dumps({"type": "event_callback", "event_id": "Ev7", "event": mention("hi")})
+    assert rig.post(body, signed_headers("wrong-secret", body)) == 401
+    stale = signed_headers(SECRET, body, timestamp=int(time.time()) - 6 * 60)
+    assert rig.post(body, stale) == 401
+    assert rig.engine.asked == []
+
+
+def test_non_admin_refresh_is_refused_and_recorded(rig: SlackRig) -> None:
+    status, text = rig.command(USER, "refresh")
+    assert status == 200 and "only knowledge-base admins" in text
+    assert rig.admin.refreshed == []
+    actions = rig.store.admin_actions()
+    assert [(a.user, a.action, a.allowed) for a in actions] == [(USER, "refresh", False)]
+
+
+def test_admin_refresh_posts_result_to_response_url(rig: SlackRig) -> None:
+    status, text = rig.command(ADMIN, "refresh")
+    assert status == 200 and "in the background" in text
+    posted = rig.api.wait_for("respond/r1")[0].params
+    assert posted["text"] == "Knowledge refreshed: 3 documents."
+    assert rig.admin.refreshed == [f"slack:{ADMIN}"]
+
+
+def test_thumbs_up_then_removal_adds_then_removes_feedback(rig: SlackRig) -> None:
+    rig.event(mention("Refunds?"))
+    update = rig.api.wait_for("chat.update")[0].params
+    deadline = time.monotonic() + 5
+    while rig.store.answer_by_ref("slack", f"C1:{update['ts']}") is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    reaction = {"type": "reaction_added", "user": USER, "reaction": "+1",
+                "item_user": BOT_USER_ID, "item": {"type": "message", "channel": "C1",
+                                                   "ts": update["ts"]}}
+    rig.event(reaction, "Ev3")
+    deadline = time.monotonic() + 5
+    while not rig.store.list_feedback():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    row = rig.store.list_feedback()[0]
+    assert (row.user, row.score, row.question) == (USER, 1, "Refunds?")
+    rig.event({**reaction, "type": "reaction_removed"}, "Ev4")
+    deadline = time.monotonic() + 5
+    while rig.store.list_feedback():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
+def test_rate_limited_web_api_is_retried_after_retry_after(rig: SlackRig) -> None:
+    rig.api.rate_limit_next(1)
+    started = time.monotonic()
+    rig.event(mention("Refunds?"))
+    rig.api.wait_for("chat.update")
+    assert time.monotonic() - started >= 1.0  # waited Retry-After before retrying
+    assert len(rig.api.of("chat.postMessage")) == 1
