@@ -18,7 +18,9 @@ from bot.errors import SupportbotError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_REACTIONS: Mapping[str, int] = {"+1": 1, "-1": -1, "thumbsup": 1, "thumbsdown": -1}
+DEFAULT_REACTIONS: Mapping[str, int] = {
+    "+1": 1, "-1": -1, "thumbsup": 1, "thumbsdown": -1, "👍": 1, "👎": -1,
+}
 BUSY = "I'm answering a lot of questions right now — please try again in a minute."
 TOO_SLOW = "Sorry, that took too long to answer. Please try again, or ask for a human."
 RATE_LIMITED = "You're asking faster than I can answer — please wait a moment and try again."

@@ -1,0 +1,199 @@
+"""Discord through discord.py: DMs, mentions (answered in a thread), ``/kb``, reactions.
+
+Needs the privileged **Message Content** intent (Developer Portal → Bot → Privileged Gateway
+Intents); without it Discord closes the gateway with 4014 and we exit saying so. Generation
+runs in the shared ``AnswerPool``; the event loop only awaits it, so the gateway heartbeat
+never stalls behind a slow answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.adapters.discord_payloads import (
+    MessageView,
+    message_from_view,
+    needs_thread,
+    reaction_from_payload,
+    to_markdown,
+)
+from bot.core.limits import AnswerPool
+from bot.core.router import BUSY, TOO_SLOW, Router
+from bot.core.types import AdminCommand, Reply, Ticket
+from bot.errors import ConfigError
+
+log = logging.getLogger(__name__)
+FAILED = "Sorry, something went wrong while answering — please try again."
+
+
+def intents() -> discord.Intents:
+    wanted = discord.Intents.default()
+    wanted.message_content = True  # privileged: enable it in the Developer Portal
+    return wanted
+
+
+def view_of(message: discord.Message) -> MessageView:
+    return MessageView(
+        id=str(message.id), channel_id=str(message.channel.id),
+        guild_id=str(message.guild.id) if message.guild else None,
+        author_id=str(message.author.id), author_is_bot=message.author.bot,
+        content=message.content, mention_ids=tuple(str(u.id) for u in message.mentions),
+    )
+
+
+@contextlib.asynccontextmanager
+async def working(target: discord.abc.Messageable) -> AsyncIterator[None]:
+    """Show "typing…" while answering; a failure to show it never loses the answer."""
+    indicator: Any = target.typing()
+    try:
+        await indicator.__aenter__()
+    except discord.HTTPException:
+        indicator = None
+    try:
+        yield
+    finally:
+        if indicator is not None:
+            await indicator.__aexit__(None, None, None)
+
+
+class SupportClient(discord.Client):
+    """The bot: dependencies come in through the constructor (nothing global)."""
+
+    def __init__(self, router: Router, pool: AnswerPool, **options: Any) -> None:
+        super().__init__(intents=intents(), **options)
+        self.router, self.pool = router, pool
+        self.tree = app_commands.CommandTree(self)
+        self.tree.add_command(self._kb_group())
+
+    @property
+    def bot_id(self) -> str:
+        return str(self.user.id) if self.user else ""
+
+    async def setup_hook(self) -> None:
+        await self.tree.sync()
+
+    def _known(self, channel_id: str) -> bool:
+        return self.router.knows_thread("discord", channel_id, "")
+
+    # messages ---------------------------------------------------------------------------
+    async def on_message(self, message: discord.Message) -> None:
+        view = view_of(message)
+        known = await asyncio.to_thread(self._known, view.channel_id)
+        msg = message_from_view(view, self.bot_id, lambda _c: known)
+        if msg is None:
+            return
+        target: discord.abc.Messageable = message.channel
+        if needs_thread(view, self.bot_id, lambda _c: known):
+            try:
+                thread = await message.create_thread(name=(msg.text or "Question")[:90])
+                target, msg = thread, dataclasses.replace(msg, channel=str(thread.id))
+            except discord.HTTPException as exc:
+                log.warning("could not open a thread (%s); replying in the channel", exc.status)
+        accepted = await asyncio.to_thread(self.router.accept, msg)
+        if isinstance(accepted, Reply):
+            if not accepted.duplicate:
+                await self.send(target, accepted)
+            return
+        async with working(target):
+            reply = await self.answer(accepted)
+        sent = await self.send(target, reply)
+        if reply.message_id is not None and sent:
+            await asyncio.to_thread(self.router.mark_posted, reply.message_id, str(sent[0].id))
+
+    async def answer(self, ticket: Ticket) -> Reply:
+        """Run the router's answer in the pool; polite replies for busy / slow / failed."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Reply] = loop.create_future()
+
+        def resolve(reply: Reply) -> None:
+            if not done.done():
+                done.set_result(reply)
+
+        def settle(reply: Reply) -> None:
+            loop.call_soon_threadsafe(resolve, reply)
+
+        thread = ticket.message.thread
+        if not self.pool.submit(lambda: self.router.answer(ticket),
+                                on_done=settle,  # type: ignore[arg-type]
+                                on_timeout=lambda: settle(Reply(TOO_SLOW, thread=thread)),
+                                on_error=lambda _e: settle(Reply(FAILED, thread=thread))):
+            return Reply(BUSY, thread=thread)
+        return await done
+
+    async def send(self, target: discord.abc.Messageable, reply: Reply) -> list[discord.Message]:
+        return [await target.send(part) for part in to_markdown(reply)]
+
+    # reactions ----------------------------------------------------------------------------
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        await self._reaction(payload, True)
+
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        await self._reaction(payload, False)
+
+    async def _reaction(self, payload: discord.RawReactionActionEvent, added: bool) -> None:
+        data = {"user_id": payload.user_id, "message_id": payload.message_id,
+                "emoji": {"name": payload.emoji.name}}
+        event = reaction_from_payload(data, added, self.bot_id)
+        if event is not None:
+            await asyncio.to_thread(self.router.handle_reaction, event)
+
+    # /kb ----------------------------------------------------------------------------------
+    def _kb_group(self) -> app_commands.Group:
+        group = app_commands.Group(name="kb", description="Knowledge base administration")
+
+        @group.command(name="refresh", description="Re-scan the knowledge sources (admins)")
+        async def refresh(interaction: discord.Interaction) -> None:
+            await self.admin(interaction, "refresh")
+
+        @group.command(name="status", description="Show the knowledge base status")
+        async def status(interaction: discord.Interaction) -> None:
+            await self.admin(interaction, "status")
+
+        return group
+
+    async def admin(self, interaction: discord.Interaction, action: str) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        roles = tuple(str(r.name) for r in getattr(interaction.user, "roles", ()))
+        roles += tuple(str(r.id) for r in getattr(interaction.user, "roles", ()))
+        cmd = AdminCommand("discord", str(interaction.user.id), action, roles,
+                           str(interaction.channel_id or ""))
+        loop = asyncio.get_running_loop()
+
+        def notify(text: str) -> None:
+            asyncio.run_coroutine_threadsafe(interaction.followup.send(text), loop)
+
+        text = await asyncio.to_thread(self.router.handle_admin, cmd, notify)
+        await interaction.followup.send(text, ephemeral=True)
+
+
+class DiscordAdapter:
+    """``run`` blocks until closed; a bad token or a missing intent exits with the fix."""
+
+    def __init__(self, router: Router, pool: AnswerPool, token: str) -> None:
+        self.client = SupportClient(router, pool)
+        self.token = token
+
+    def run(self) -> None:
+        try:
+            self.client.run(self.token, log_handler=None)  # reconnects on transient drops
+        except discord.LoginFailure:
+            raise ConfigError("Discord rejected DISCORD_TOKEN — copy the bot token again "
+                              "(Developer Portal → Bot → Reset Token).") from None
+        except discord.PrivilegedIntentsRequired:
+            raise ConfigError("Discord refused the Message Content intent — enable it under "
+                              "Developer Portal → Bot → Privileged Gateway Intents.") from None
+
+    def close(self) -> None:
+        loop = getattr(self.client, "loop", None)
+        if loop is not None and loop.is_running():
+            asyncio.run_coroutine_threadsafe(self.client.close(), loop)
+
+

@@ -1,0 +1,84 @@
+"""Discord gateway data → domain types, and replies → Discord markdown. Pure functions only.
+
+Conversations are keyed by the channel the talk happens in: a DM channel, or the thread the
+bot opened under a mention. A message in a known thread needs no mention.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.adapters.render import source_lines, split_message
+from bot.core.types import IncomingMessage, ReactionEvent, Reply
+
+PLATFORM = "discord"
+MESSAGE_LIMIT = 2000
+_MENTION = re.compile(r"<@!?\d+>")
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """The fields of a MESSAGE_CREATE that matter, from a payload or a ``discord.Message``."""
+
+    id: str
+    channel_id: str
+    guild_id: str | None
+    author_id: str
+    author_is_bot: bool
+    content: str
+    mention_ids: tuple[str, ...]
+
+
+def view_from_payload(data: Mapping[str, Any]) -> MessageView:
+    author = data.get("author") or {}
+    return MessageView(
+        id=str(data["id"]), channel_id=str(data["channel_id"]),
+        guild_id=str(data["guild_id"]) if data.get("guild_id") else None,
+        author_id=str(author.get("id", "")), author_is_bot=bool(author.get("bot")),
+        content=str(data.get("content") or ""),
+        mention_ids=tuple(str(m["id"]) for m in data.get("mentions") or ()),
+    )
+
+
+def message_from_view(view: MessageView, bot_user_id: str,
+                      known_channel: Callable[[str], bool]) -> IncomingMessage | None:
+    """The question in a message, or ``None`` when it is not addressed to the bot."""
+    if view.author_is_bot or view.author_id == bot_user_id:
+        return None
+    is_dm = view.guild_id is None
+    if not (is_dm or bot_user_id in view.mention_ids or known_channel(view.channel_id)):
+        return None
+    text = _MENTION.sub("", view.content).strip()
+    return IncomingMessage(PLATFORM, view.channel_id, view.author_id, text,
+                           event_id=f"discord:{view.id}")
+
+
+def needs_thread(view: MessageView, bot_user_id: str, known_channel: Callable[[str], bool]) -> bool:
+    """A mention in a guild channel the bot does not talk in yet gets a thread of its own."""
+    return (view.guild_id is not None and bot_user_id in view.mention_ids
+            and not known_channel(view.channel_id))
+
+
+def reaction_from_payload(data: Mapping[str, Any], added: bool,
+                          bot_user_id: str) -> ReactionEvent | None:
+    """A MESSAGE_REACTION_ADD/REMOVE payload → ``ReactionEvent`` (the bot's own are ignored)."""
+    user = str(data.get("user_id", ""))
+    if not user or user == bot_user_id:
+        return None
+    emoji = data.get("emoji") or {}
+    return ReactionEvent(PLATFORM, user, str(emoji.get("name") or ""), str(data["message_id"]),
+                         added)
+
+
+def to_markdown(reply: Reply) -> list[str]:
+    """The reply as Discord messages (≤ 2,000 characters each): text, then cited sources."""
+    lines = source_lines(reply.sources, reply.text)
+    text = reply.text
+    if lines:
+        text += "\n\n**Sources**\n" + "\n".join(
+            re.sub(r"^(\[\d+\]) (\S+) — ", r"\1 `\2` — ", line) for line in lines
+        )
+    return split_message(text, MESSAGE_LIMIT)
