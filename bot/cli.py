@@ -127,9 +127,42 @@ def chat(ctx: typer.Context) -> None:
 
 @app.command()
 def serve(ctx: typer.Context) -> None:
-    """Run the bot. With no Slack or Discord credentials configured: a local terminal chat."""
-    err.print("[dim]No chat platform is configured — starting the local chat.[/dim]")
-    chat(ctx)
+    """Run the bot on every configured platform (Slack, Discord); none = local terminal chat."""
+    from bot.serve import configured_adapters, run_all
+
+    runtime = _runtime(ctx)
+    adapters = configured_adapters(runtime)
+    if not adapters:
+        err.print("[dim]No Slack or Discord credentials configured — starting the local chat."
+                  "[/dim]")
+        chat(ctx)
+        return
+    _ensure_index(runtime)
+    runtime.engine.retriever()
+    runtime.model  # noqa: B018 - load before the first question arrives
+    err.print(f"[dim]Serving on {', '.join(type(a).__name__[:-7] for a in adapters)}…[/dim]")
+    run_all(adapters)
+
+
+feedback_app = typer.Typer(help="Feedback (reactions) on the bot's answers.", no_args_is_help=True)
+app.add_typer(feedback_app, name="feedback")
+
+
+@feedback_app.command("list")
+def feedback_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Every vote with its question and answer, oldest first."""
+    rows = _runtime(ctx).store.list_feedback()
+    data = [{"platform": r.platform, "user": r.user, "reaction": r.reaction, "score": r.score,
+             "question": r.question, "answer": r.answer, "created_at": r.created_at.isoformat()}
+            for r in rows]
+    if as_json:
+        _emit({"feedback": data})
+        return
+    for row in data:
+        typer.echo(f"{row['created_at'][:19]}  {row['score']:+d}  {row['platform']}:{row['user']}"
+                   f"  {str(row['question'])[:60]!r}")
+    if not data:
+        typer.echo("No feedback yet.")
 
 
 @app.command()
@@ -169,6 +202,8 @@ def _quiet_libraries() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     for noisy in ("sentence_transformers", "llama_index", "bm25s", "httpx", "alembic"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    logging.getLogger("slack_sdk").setLevel(logging.CRITICAL)  # we report its errors ourselves
+    logging.getLogger("discord.client").setLevel(logging.ERROR)  # "voice not supported" noise
     warnings.filterwarnings("ignore")
 
 

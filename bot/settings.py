@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr = Field(SecretStr(""), description="xapp-… for Socket Mode.")
     slack_signing_secret: SecretStr = Field(SecretStr(""), description="Verifies HTTP requests.")
     slack_mode: Literal["socket", "http"] = "socket"
+    slack_host: str = Field("0.0.0.0", description="HTTP mode: address to listen on.")
     slack_port: int = Field(3000, ge=1, le=65535)
     slack_api_url: str = Field("https://slack.com/api/", description="Web API base URL.")
     slack_admin_user_ids: str = Field("", description="Comma-separated Slack user ids.")

@@ -190,6 +190,8 @@ class DiscordAdapter:
         except discord.PrivilegedIntentsRequired:
             raise ConfigError("Discord refused the Message Content intent — enable it under "
                               "Developer Portal → Bot → Privileged Gateway Intents.") from None
+        except OSError as exc:  # aiohttp connection errors: Discord is unreachable
+            raise ConfigError(f"Cannot reach Discord ({exc}) — check the network.") from None
 
     def close(self) -> None:
         loop = getattr(self.client, "loop", None)

@@ -65,6 +65,9 @@ class SlackAdapter:
         except SlackApiError as exc:
             raise ConfigError(f"Slack refused SLACK_BOT_TOKEN ({exc.response['error']}) — "
                               "copy the Bot User OAuth Token again.") from None
+        except OSError as exc:  # URLError and socket errors: the API is unreachable
+            raise ConfigError(f"Cannot reach the Slack API at {api_url} ({exc}) — check the "
+                              "network or SLACK_API_URL.") from None
         self.app = App(client=client, signing_secret=signing_secret or "socket-mode",
                        token_verification_enabled=False,
                        request_verification_enabled=mode == "http")

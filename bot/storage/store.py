@@ -89,7 +89,7 @@ class Store:
                 f"The database driver for {self.safe_url} is not installed ({exc.name}) — "
                 "pip install it, or unset DATABASE_URL to use SQLite."
             ) from None
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, OSError) as exc:  # OSError: the folder cannot be created
             raise StorageError(
                 f"Cannot open the database {self.safe_url}: {exc.__class__.__name__} — "
                 "check DATABASE_URL and that the folder is writable."
