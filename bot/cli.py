@@ -175,7 +175,7 @@ def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         "documents": manifest.get("documents", 0), "chunks": manifest.get("chunks", 0),
         "sources": manifest.get("sources", []),
         "model": spec.model or f"{spec.backend}:embedded SmolLM2-135M-Instruct",
-        "adapter": spec.adapter or None, "database": runtime.store.safe_url,
+        "adapter": spec.adapter or runtime.registry.active(), "database": runtime.store.safe_url,
     }
     if as_json:
         _emit(data)
@@ -183,6 +183,15 @@ def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     for key, value in data.items():
         shown = ", ".join(value) if isinstance(value, list) else value
         typer.echo(f"{key:>10}: {shown if shown not in (None, '') else '-'}")
+
+
+def _register_training() -> None:
+    from bot.cli_training import register
+
+    register(app, feedback_app, _runtime, _emit)
+
+
+_register_training()
 
 
 def _read_line(prompt: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.core.limits import AnswerPool, RateLimiter
 from bot.core.router import Router
@@ -19,7 +19,12 @@ from bot.storage import Store
 from knowledge.embed import DEFAULT_NAME, make_embed_model, token_counter
 from knowledge.engine import AnswerEngine, EngineConfig
 from knowledge.index import IndexConfig, KnowledgeBase, RefreshStats
-from knowledge.llm import ChatModel, ModelSpec, load_chat_model
+from knowledge.llm import ChatModel, ModelProvider, ModelSpec
+from knowledge.prompts import ContextChunk
+
+if TYPE_CHECKING:
+    from training.pipeline import TrainRequest
+    from training.registry import AdapterRegistry
 
 
 class Runtime:
@@ -53,15 +58,32 @@ class Runtime:
         )
 
     @cached_property
+    def registry(self) -> AdapterRegistry:
+        from training.registry import AdapterRegistry
+
+        return AdapterRegistry(self.settings.adapters_dir, self.store)
+
+    def active_adapter(self) -> tuple[str, Path] | None:
+        """The promoted adapter, unless LLM_ADAPTER names one explicitly."""
+        if self.settings.llm_adapter:
+            return None
+        version = self.registry.active()
+        return (version, self.registry.path(version)) if version else None
+
+    @cached_property
+    def models(self) -> ModelProvider:
+        return ModelProvider(self.model_spec(), self.active_adapter)
+
+    @property
     def model(self) -> ChatModel:
-        return load_chat_model(self.model_spec())
+        return self.models.get()
 
     @cached_property
     def engine(self) -> AnswerEngine:
         s = self.settings
         config = EngineConfig(mode=s.retrieval_mode, top_k=s.top_k,
                               min_relevance=s.min_relevance, company=s.company_name)
-        return AnswerEngine(self.kb, self.model, config)
+        return AnswerEngine(self.kb, self.models, config)
 
     @cached_property
     def router(self) -> Router:
@@ -77,6 +99,47 @@ class Runtime:
     def pool(self) -> AnswerPool:
         s = self.settings
         return AnswerPool(s.workers, s.max_pending, s.generation_timeout)
+
+    def engine_for(self, version: str | None) -> AnswerEngine:
+        """An engine serving one fixed adapter version (``None`` = base), for evaluation."""
+        fixed = (version, self.registry.path(version)) if version else None
+        provider = ModelProvider(self.model_spec(), lambda: fixed)
+        return AnswerEngine(self.kb, provider.get(), self.engine.config)
+
+    def retrieve_chunks(self, question: str) -> list[ContextChunk]:
+        """Top chunks for ``question`` as prompt context (RAFT training examples)."""
+        hits = self.engine.retriever().retrieve(question).hits
+        return [ContextChunk(str(h.node.metadata.get("source", "")),
+                             str(h.node.metadata.get("title", "")), h.node.get_content())
+                for h in hits]
+
+    def train(self, request: TrainRequest, show_progress: bool = True) -> dict[str, Any]:
+        """``supportbot train`` / ``/kb train``: train, gate, promote (one run at a time)."""
+        from training.pipeline import run_training
+        from training.train import BaseModel
+
+        s = self.settings
+        base = (BaseModel(s.llm_model, s.llm_gguf_file) if s.llm_backend == "transformers"
+                and s.llm_model else BaseModel.embedded())
+        retrieve = self.retrieve_chunks if self.kb.current_name() else None
+        with self.training_lock():
+            return run_training(request, registry=self.registry, store=self.store,
+                                retrieve=retrieve, engine_for=self.engine_for, base=base,
+                                show_progress=show_progress)
+
+    def training_lock(self) -> Any:
+        from filelock import FileLock, Timeout
+
+        from bot.errors import RefreshInProgressError
+
+        self.settings.adapters_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.settings.adapters_dir / "train.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise RefreshInProgressError(
+                "A training run is already in progress — wait for it to finish.") from None
+        return _Releasing(lock)
 
     def refresh(self, sources: Sequence[Path] | None = None, kind: str = "refresh",
                 requested_by: str = "cli", show_progress: bool = False,
@@ -101,6 +164,19 @@ class Runtime:
             self.pool.shutdown()
         if "store" in self.__dict__:
             self.store.close()
+
+
+class _Releasing:
+    """Context manager releasing an already-acquired lock."""
+
+    def __init__(self, lock: Any) -> None:
+        self.lock = lock
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
 
 
 class KnowledgeAdmin:
@@ -130,3 +206,14 @@ class KnowledgeAdmin:
 
     def is_refreshing(self) -> bool:
         return self.runtime.kb.is_refreshing()
+
+    def train(self, requested_by: str) -> str:
+        from training.pipeline import TrainRequest
+
+        s = self.runtime.settings
+        result = self.runtime.train(TrainRequest(company=s.company_name,
+                                                 requested_by=requested_by), show_progress=False)
+        verdict = "promoted: now serving" if result["promoted"] else "not promoted"
+        reasons = "; ".join(result["gate"].get("reasons", []))
+        return (f"Training finished: adapter {result['adapter']} {verdict}"
+                f"{' (' + reasons + ')' if reasons else ''} — {result['train_seconds']:.0f}s.")

@@ -153,6 +153,10 @@ class SupportClient(discord.Client):
         async def refresh(interaction: discord.Interaction) -> None:
             await self.admin(interaction, "refresh")
 
+        @group.command(name="train", description="Train and gate a new adapter (admins)")
+        async def train(interaction: discord.Interaction) -> None:
+            await self.admin(interaction, "train")
+
         @group.command(name="status", description="Show the knowledge base status")
         async def status(interaction: discord.Interaction) -> None:
             await self.admin(interaction, "status")

@@ -108,22 +108,26 @@ class Router:
         if cmd.action == "status":
             self.store.record_admin_action(cmd.platform, cmd.user, "status", True)
             return self.admin.status_text()
-        if cmd.action != "refresh":
-            return f"Unknown command {cmd.action!r} — use `refresh` or `status`."
+        if cmd.action not in ("refresh", "train"):
+            return f"Unknown command {cmd.action!r} — use `refresh`, `train` or `status`."
         allowed = self.is_admin(cmd)
-        self.store.record_admin_action(cmd.platform, cmd.user, "refresh", allowed)
+        self.store.record_admin_action(cmd.platform, cmd.user, cmd.action, allowed)
         if not allowed:
-            return "Sorry, only knowledge-base admins can refresh it. Ask one of them."
-        if self.admin.is_refreshing():
+            return f"Sorry, only knowledge-base admins can {cmd.action} it. Ask one of them."
+        if cmd.action == "refresh" and self.admin.is_refreshing():
             return "A knowledge refresh is already running — I'll keep using the current index."
-        threading.Thread(target=self._refresh, args=(cmd, notify), daemon=True).start()
+        threading.Thread(target=self._background, args=(cmd, notify), daemon=True).start()
+        if cmd.action == "train":
+            return "Training a new adapter in the background — I'll post the gate result here."
         return "Refreshing the knowledge base in the background — I'll post the result here."
 
-    def _refresh(self, cmd: AdminCommand, notify: Callable[[str], None]) -> None:
+    def _background(self, cmd: AdminCommand, notify: Callable[[str], None]) -> None:
+        job = self.admin.train if cmd.action == "train" else self.admin.refresh  # type: ignore[union-attr]
+        what = "Training" if cmd.action == "train" else "Knowledge refresh"
         try:
-            notify(self.admin.refresh(f"{cmd.platform}:{cmd.user}"))  # type: ignore[union-attr]
+            notify(job(f"{cmd.platform}:{cmd.user}"))
         except SupportbotError as exc:
-            notify(f"Knowledge refresh failed: {exc}")
+            notify(f"{what} failed: {exc}")
         except Exception as exc:  # noqa: BLE001 - report, never kill the bot
-            log.exception("refresh failed")
-            notify(f"Knowledge refresh failed unexpectedly ({type(exc).__name__}); see the logs.")
+            log.exception("%s failed", what)
+            notify(f"{what} failed unexpectedly ({type(exc).__name__}); see the logs.")

@@ -111,3 +111,23 @@ class AdminAction(Base):
     action: Mapped[str] = mapped_column(String(32))
     allowed: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TrainingRun(Base):
+    """One adapter training run. status: training | candidate | active | retired | rejected
+    | failed."""
+
+    __tablename__ = "training_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    requested_by: Mapped[str] = mapped_column(String(128), default="cli")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    promoted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    data_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    examples: Mapped[int | None] = mapped_column(Integer, default=None)
+    config: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    gate: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)

@@ -285,3 +285,62 @@ class Store:
             return list(
                 s.scalars(select(RefreshRun).order_by(RefreshRun.id.desc()).limit(limit))
             )
+
+    # training data (read-only) ---------------------------------------------------------
+    def training_feedback(self) -> list[TrainingFeedbackRow]:
+        """Every vote with its answer, question, context and any user reply before the next
+        bot answer in the same conversation (a likely correction); oldest vote first."""
+        with self.session() as s:
+            rows = s.execute(
+                select(Feedback, Message).join(Message, Feedback.message_id == Message.id)
+                .order_by(Feedback.created_at, Feedback.id)
+            ).all()
+            conversations = sorted({a.conversation_id for _, a in rows})
+            talk = s.execute(
+                select(Message.id, Message.conversation_id, Message.role, Message.text)
+                .where(Message.conversation_id.in_(conversations)).order_by(Message.id)
+            ).all()
+        texts = {m.id: m.text for m in talk}
+        replies = _replies_after_answers(list(talk))
+        return [
+            TrainingFeedbackRow(
+                feedback_id=f.id, platform=f.platform, user=f.user, score=f.score,
+                created_at=f.created_at, message_id=a.id, conversation_id=a.conversation_id,
+                question=texts.get(a.reply_to_id or 0, ""), query=a.query or "", answer=a.text,
+                context=a.context or "", sources=list(a.sources or []),
+                correction=replies.get(a.id),
+            )
+            for f, a in rows
+        ]
+
+
+@dataclass(frozen=True)
+class TrainingFeedbackRow:
+    """A vote joined with what was voted on, for building training data."""
+
+    feedback_id: int
+    platform: str
+    user: str
+    score: int
+    created_at: datetime
+    message_id: int
+    conversation_id: int
+    question: str
+    query: str
+    answer: str
+    context: str
+    sources: list[dict[str, Any]]
+    correction: str | None  # the first user message after the answer, before the next answer
+
+
+def _replies_after_answers(talk: list[Any]) -> dict[int, str]:
+    """Answer id → the first user message that follows it before the next bot answer."""
+    replies: dict[int, str] = {}
+    last_answer: dict[int, int | None] = {}
+    for m in talk:  # ordered by id
+        if m.role == "assistant":
+            last_answer[m.conversation_id] = m.id
+        elif (answer_id := last_answer.get(m.conversation_id)) is not None:
+            replies.setdefault(answer_id, m.text)
+            last_answer[m.conversation_id] = None
+    return replies

@@ -1,0 +1,105 @@
+"""``supportbot train``, ``adapters`` and ``feedback export`` (registered on the main app)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from bot.errors import InputError
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+adapters_app = typer.Typer(help="Trained LoRA adapters: list, promote, roll back.",
+                           no_args_is_help=True)
+
+
+def register(app: typer.Typer, feedback_app: typer.Typer, runtime: Any, emit: Any) -> None:
+    """Add the commands; ``runtime(ctx)`` builds the Runtime, ``emit`` prints JSON."""
+
+    @app.command()
+    def train(
+        ctx: typer.Context,
+        data: Annotated[list[Path] | None, typer.Option(
+            "--data", help="Extra training data: .jsonl {question, answer[, context|source]} "
+            "or a Bitext .csv. Repeatable.")] = None,
+        max_steps: Annotated[int, typer.Option(help="Stop after N steps (-1: one epoch).")] = -1,
+        eval_file: Annotated[Path | None, typer.Option(
+            "--eval", help="Held-out QA .jsonl for the gate (default: a held-out share).")] = None,
+        eval_limit: Annotated[int, typer.Option(help="Gate questions at most.")] = 40,
+        no_seed: Annotated[bool, typer.Option("--no-seed", help="Skip the seed tone set.")] = False,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Train a LoRA adapter, gate it against the serving one, promote it if not worse."""
+        from training.evaluate import load_qa
+        from training.pipeline import TrainRequest
+        from training.train import TrainConfig
+
+        for path in [*(data or []), *([eval_file] if eval_file else [])]:
+            if not Path(path).is_file():
+                raise InputError(f"{path}: no such file — check the path.")
+        rt = runtime(ctx)
+        request = TrainRequest(
+            data=list(data or []), use_seed=not no_seed, company=rt.settings.company_name,
+            eval_items=load_qa(eval_file) if eval_file else None, eval_limit=eval_limit,
+            config=TrainConfig(max_steps=max_steps),
+        )
+        result = rt.train(request, show_progress=not as_json)
+        if as_json:
+            emit(result)
+            return
+        verdict = "promoted (now serving)" if result["promoted"] else "NOT promoted"
+        typer.echo(f"adapter {result['adapter']}: {verdict} after {result['train_seconds']:.0f}s"
+                   f" of training; saved in {result['adapter_path']}")
+        for reason in result["gate"].get("reasons", []):
+            typer.echo(f"  gate: {reason}")
+
+    @adapters_app.command("list")
+    def list_(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+        """Every trained adapter with its metrics and gate report."""
+        infos = [i.as_dict() for i in runtime(ctx).registry.list()]
+        if as_json:
+            emit({"adapters": infos})
+            return
+        for info in infos:
+            gate = info["gate"] or {}
+            mark = "*" if info["active"] else " "
+            typer.echo(f"{mark} {info['version']}  {info['status']:<9} "
+                       f"loss {info['metrics'].get('last_loss', '-')}  "
+                       f"gate {'pass' if gate.get('promoted') else 'fail' if gate else '-'}")
+        if not infos:
+            typer.echo("No adapters yet — run `supportbot train`.")
+
+    @adapters_app.command()
+    def promote(ctx: typer.Context, version: str, as_json: JsonOpt = False) -> None:
+        """Serve VERSION from now on (running bots pick it up without restart)."""
+        runtime(ctx).registry.promote(version)
+        emit({"active": version}) if as_json else typer.echo(f"Now serving {version}.")
+
+    @adapters_app.command()
+    def rollback(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+        """Serve the previously promoted adapter (or the base model)."""
+        active = runtime(ctx).registry.rollback()
+        emit({"active": active}) if as_json else typer.echo(
+            f"Now serving {active or 'the base model (no adapter)'}.")
+
+    @feedback_app.command("export")
+    def export(ctx: typer.Context, out: Annotated[Path, typer.Option(
+               help="JSONL file to write (chat-messages format).")] = Path("feedback.jsonl"),
+               as_json: JsonOpt = False) -> None:
+        """Write the feedback as training examples (redacted, deduplicated, capped)."""
+        from training.dataset import data_hash, export_jsonl, feedback_examples, to_chat_records
+
+        rt = runtime(ctx)
+        examples = feedback_examples(rt.store)
+        retrieve = rt.retrieve_chunks if rt.kb.current_name() else None
+        records = to_chat_records(examples, retrieve, company=rt.settings.company_name)
+        count = export_jsonl(records, out)
+        summary = {"examples": count, "path": str(out), "data_hash": data_hash(records),
+                   "positive": sum(1 for r in records if r.get("label", True)),
+                   "negative": sum(1 for r in records if not r.get("label", True))}
+        emit(summary) if as_json else typer.echo(
+            f"Wrote {count} examples to {out} ({summary['positive']} 👍 / "
+            f"{summary['negative']} 👎).")
+
+    app.add_typer(adapters_app, name="adapters")

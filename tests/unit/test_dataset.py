@@ -1,0 +1,362 @@
+"""Training data: loaders, Bitext slots, redaction, feedback → examples, RAFT chat records."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.core.types import Answer, Source
+from bot.errors import InputError
+from bot.storage import Store
+from knowledge.prompts import IDK_REPLY, ContextChunk, build_messages, format_context
+from training.dataset import (
+    Example,
+    FeedbackPolicy,
+    data_hash,
+    export_jsonl,
+    feedback_examples,
+    fill_placeholders,
+    load_any,
+    load_bitext,
+    load_jsonl,
+    load_seed,
+    parse_context,
+    redact,
+    to_chat_records,
+)
+
+BITEXT_COLUMNS = ["instruction", "intent", "category", "response"]
+
+
+def write_bitext(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=BITEXT_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+# loaders ---------------------------------------------------------------------------------
+def test_bitext_placeholders_become_natural_phrases(tmp_path: Path) -> None:
+    response = (
+        "Thanks for contacting {{Company Name}}! To cancel order {{Order Number}}:\n\n"
+        "1. Log in on our {{Website Name}}.\n2. Go to the {{Order History}} section.\n"
+        "Questions? Call {{Customer Support Phone Number}} or use {{Gift Card Balance}}."
+    )
+    path = write_bitext(tmp_path / "b.csv", [
+        {"instruction": "cancel order 123", "intent": "cancel_order", "category": "ORDER",
+         "response": response}])
+    [example] = load_bitext(path, company="Acme")
+    assert example.question == "cancel order 123" and example.kind == "bitext"
+    assert example.answer == (
+        "Thanks for contacting Acme! To cancel order your order number:\n\n"
+        "1. Log in on our website.\n2. Go to the order history section.\n"
+        "Questions? Call our support team or use your gift card balance."
+    )
+    assert fill_placeholders("Reach us at {{Customer Support Email}}.") == (
+        "Reach us through our support team.")
+    assert "{{" not in fill_placeholders("{{Website Name}} and {{Any Thing}}")
+
+
+def test_bitext_sampling_is_stratified_by_intent_and_deterministic(tmp_path: Path) -> None:
+    rows = [{"instruction": f"{intent} {i}", "intent": intent, "category": "X",
+             "response": f"reply {i}"} for intent in ("a", "b", "c") for i in range(10)]
+    path = write_bitext(tmp_path / "b.csv", rows)
+    sample = load_bitext(path, limit=6, seed=1)
+    assert len(sample) == 6
+    assert sorted(e.question.split()[0] for e in sample) == ["a", "a", "b", "b", "c", "c"]
+    assert load_bitext(path, limit=6, seed=1) == sample
+    assert load_bitext(path, limit=6, seed=2) != sample
+    assert len(load_bitext(path)) == 30
+
+
+def test_bitext_without_its_columns_is_an_input_error(tmp_path: Path) -> None:
+    path = tmp_path / "other.csv"
+    path.write_text("question,answer\nq,a\n")
+    with pytest.raises(InputError, match="missing column"):
+        load_bitext(path)
+
+
+def test_jsonl_loading_and_a_bad_line(tmp_path: Path) -> None:
+    path = tmp_path / "qa.jsonl"
+    path.write_text(
+        json.dumps({"question": "Q1", "answer": "A1", "source": "a.md"}) + "\n\n"
+        + json.dumps({"question": "Q2", "answer": "A2", "context": "ctx", "kind": "cited"}) + "\n"
+        + json.dumps({"question": "Q3", "answer": "A3", "answerable": False}) + "\n"
+    )
+    assert load_jsonl(path) == [
+        Example("Q1", "A1", source="a.md"),
+        Example("Q2", "A2", context="ctx", kind="cited"),
+        Example("Q3", "A3", answerable=False),
+    ]
+    assert load_any(path, limit=1) == [Example("Q1", "A1", source="a.md")]
+    with path.open("a") as handle:
+        handle.write('{"question": "Q4"}\n')
+    with pytest.raises(InputError, match=re.escape(f"{path}:5:")):
+        load_jsonl(path)
+    path.write_text("not json\n")
+    with pytest.raises(InputError, match=re.escape(f"{path}:1:")):
+        load_jsonl(path)
+
+
+def test_load_any_dispatches_on_suffix(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"\.jsonl or a Bitext \.csv"):
+        load_any(tmp_path / "data.txt")
+    with pytest.raises(InputError, match="Cannot read"):
+        load_any(tmp_path / "missing.jsonl")
+    path = write_bitext(tmp_path / "b.csv", [
+        {"instruction": "hi", "intent": "x", "category": "X", "response": "hello"}])
+    assert [e.kind for e in load_any(path)] == ["bitext"]
+
+
+def test_seed_loads_with_idk_unanswerable() -> None:
+    seed = load_seed()
+    assert len(seed) > 100
+    assert {"greeting", "cited", "idk"} <= {e.kind for e in seed}
+    assert all(not e.answerable for e in seed if e.kind == "idk")
+
+
+# redaction -------------------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "expected"), [
+    ("write to jane.doe+x@example.co.uk today", "write to [email] today"),
+    ("call +1 (555) 123-4567 now", "call [phone] now"),
+    ("or 555.123.4567", "or [phone]"),
+    ("London +44 20 7946 0958", "London [phone]"),
+    ("card 4111 1111 1111 1111 ok", "card [card] ok"),
+    ("card 5555-5555-5555-4444", "card [card]"),
+    ("key xoxb-123456789012-abcdefABCDEF", "key [token]"),
+    ("key xoxp-1234-5678-abcdef", "key [token]"),
+    ("sk-proj-AbCdEf0123456789xyz", "[token]"),
+    ("ghp_abcdefghijklmnopqrstuvwxyz0123456789", "[token]"),
+    ("Authorization: Bearer abc.def-123_XYZ", "Authorization: [token]"),
+    ("secret 0123456789abcdef0123456789abcdef", "secret [token]"),
+    ("jwt eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9x", "jwt [token]"),
+])
+def test_redact_masks_each_kind(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "Order 12345 shipped on 2024-01-15 for $76.80.",
+    "Team is $8 per member; 50 seats; open 06:00 to 22:00 UTC, 24/7.",
+    "Purchase 113542617735902 and card-like 4111 1111 1111 1112 (bad checksum).",
+    "See docs/integrations/slack-integration-setup-guide.md and version 1.2.3.",
+    "Call ext. 1234-5678 about ticket #98765.",
+])
+def test_redact_keeps_ordinary_numbers_and_paths(text: str) -> None:
+    assert redact(text) == text
+
+
+# feedback --------------------------------------------------------------------------------
+CHUNKS = [ContextChunk("billing/refunds.md", "Refunds", "Refunds take 14 days."),
+          ContextChunk("pricing/plans.md", "Plans", "Team costs $8 per member.")]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store(f"sqlite:///{tmp_path / 'bot.db'}")
+    yield opened
+    opened.close()
+
+
+def ask(store: Store, question: str, reply: str, thread: str = "t1", user: str = "U1") -> int:
+    """Store a question and the bot's answer in ``thread``; returns the answer id."""
+    conversation = store.conversation("slack", "C1", thread, user)
+    question_id = store.add_question(conversation, user, question)
+    sources = tuple(Source(f"id{i}", c.source, c.title, 0.5, c.text)
+                    for i, c in enumerate(CHUNKS))
+    answer = Answer(reply, sources, 1.0, "fake", None, question, format_context(CHUNKS))
+    return store.add_answer(conversation, question_id, answer)
+
+
+def say(store: Store, text: str, thread: str = "t1", user: str = "U1") -> None:
+    store.add_question(store.conversation("slack", "C1", thread, user), user, text)
+
+
+def test_votes_become_labelled_examples_with_context(store: Store) -> None:
+    good = ask(store, "How long do refunds take?", "Refunds take 14 days [1].", "t1")
+    bad = ask(store, "What does Team cost?", "Team is free.", "t2")
+    store.set_feedback(good, "slack", "U9", "+1", 1)
+    store.set_feedback(bad, "slack", "U9", "-1", -1)
+    up, down = feedback_examples(store)
+    assert (up.question, up.answer, up.kind, up.label) == (
+        "How long do refunds take?", "Refunds take 14 days [1].", "feedback", True)
+    assert up.source == "billing/refunds.md" and up.context == format_context(CHUNKS)
+    assert (down.answer, down.label, down.kind) == ("Team is free.", False, "feedback")
+
+
+def test_a_reply_after_a_downvoted_answer_is_a_correction(store: Store) -> None:
+    bad = ask(store, "What does Team cost?", "Team is free.", "t1")
+    say(store, "No, Team costs $8 per member per month.", "t1")
+    ask(store, "Thanks, and Business?", "Business is $16.", "t1")
+    say(store, "Wrong, it is more than that.", "t1")  # after the NEXT answer: not for `bad`
+    other = ask(store, "How long do refunds take?", "Refunds are instant.", "t2")
+    say(store, "and for annual plans?", "t2")  # a follow-up question, not a correction
+    store.set_feedback(bad, "slack", "U1", "-1", -1)
+    store.set_feedback(other, "slack", "U1", "-1", -1)
+    examples = feedback_examples(store)
+    assert [(e.kind, e.answer, e.label) for e in examples] == [
+        ("feedback", "Team is free.", False),
+        ("correction", "No, Team costs $8 per member per month.", True),
+        ("feedback", "Refunds are instant.", False),
+    ]
+    assert examples[1].question == "What does Team cost?"
+    assert examples[1].context == format_context(CHUNKS)
+
+
+def test_per_user_cap_counts_the_oldest_votes(store: Store) -> None:
+    answers = [ask(store, f"Question {i}?", f"Answer {i}.", f"t{i}") for i in range(4)]
+    for answer_id in answers:
+        store.set_feedback(answer_id, "slack", "U1", "+1", 1)
+    store.set_feedback(answers[3], "slack", "U2", "+1", 1)
+    examples = feedback_examples(store, FeedbackPolicy(per_user_cap=2))
+    assert [e.answer for e in examples] == ["Answer 0.", "Answer 1.", "Answer 3."]
+
+
+def test_allowlist_limits_whose_votes_count(store: Store) -> None:
+    first = ask(store, "Q1?", "A1.", "t1")
+    second = ask(store, "Q2?", "A2.", "t2")
+    store.set_feedback(first, "slack", "U1", "+1", 1)
+    store.set_feedback(second, "slack", "U2", "+1", 1)
+    policy = FeedbackPolicy(allowlist=frozenset({"slack:U2"}))
+    assert [e.answer for e in feedback_examples(store, policy)] == ["A2."]
+
+
+def test_identical_question_and_answer_are_deduplicated(store: Store) -> None:
+    one = ask(store, "How long do refunds take?", "Refunds take 14 days [1].", "t1")
+    two = ask(store, "How long do refunds take?", "Refunds take 14 days [1].", "t2")
+    split = ask(store, "What does Team cost?", "Team costs $8 [2].", "t3")
+    for answer_id, user in ((one, "U1"), (one, "U2"), (two, "U3")):
+        store.set_feedback(answer_id, "slack", user, "+1", 1)
+    store.set_feedback(split, "slack", "U1", "+1", 1)
+    store.set_feedback(split, "slack", "U2", "-1", -1)  # the votes cancel out
+    assert [(e.answer, e.label) for e in feedback_examples(store)] == [
+        ("Refunds take 14 days [1].", True)]
+
+
+def test_feedback_examples_are_redacted(store: Store) -> None:
+    answer = ask(store, "My card 4111 1111 1111 1111 was charged, mail me at a@b.com",
+                 "Sorry! We will call you at 555-123-4567.", "t1")
+    say(store, "No, use token xoxb-123456789012-abcdefABCDEF instead please.", "t1")
+    store.set_feedback(answer, "slack", "U1", "-1", -1)
+    bad, fixed = feedback_examples(store)
+    assert bad.question == "My card [card] was charged, mail me at [email]"
+    assert bad.answer == "Sorry! We will call you at [phone]."
+    assert fixed.answer == "No, use token [token] instead please."
+
+
+# chat records ----------------------------------------------------------------------------
+SOURCES = [f"topic-{i}.md" for i in range(10)]
+
+
+def fake_retrieve(question: str) -> list[ContextChunk]:
+    """Three chunks, the first from the source the question names (``... in topic-N.md``)."""
+    named = question.rsplit(" ", 1)[-1]
+    rest = [s for s in SOURCES if s != named][: 2 + (named not in SOURCES)]
+    return [ContextChunk(s, s.removesuffix(".md").title(), f"Text of {s} about {question}.")
+            for s in ([named] if named in SOURCES else []) + rest]
+
+
+def shown_chunks(record: dict[str, Any]) -> list[ContextChunk]:
+    """The chunks numbered in a record's user message."""
+    user = record["messages"][1]["content"]
+    return parse_context(user.split("\n", 1)[1].rsplit("\n\nQuestion:", 1)[0])
+
+
+def qa(i: int, source: str = "topic-1.md") -> Example:
+    return Example(f"Question number {i} in {source}", f"The answer is {i}. More detail.",
+                   source=source, kind="cited")
+
+
+def test_records_use_the_serving_prompt_with_the_oracle_and_a_citation() -> None:
+    example = qa(1)
+    [record] = to_chat_records([example], fake_retrieve, distractor_share=0.0, company="Acme")
+    system, user, assistant = record["messages"]
+    chunks = shown_chunks(record)
+    assert [system, user] == build_messages(example.question, chunks, company="Acme")
+    assert {c.source for c in chunks} == {"topic-1.md", "topic-0.md", "topic-2.md"}
+    k = [c.source for c in chunks].index("topic-1.md") + 1
+    assert assistant == {"role": "assistant", "content": f"The answer is 1 [{k}]. More detail."}
+    assert (record["kind"], record["label"]) == ("cited", True)
+
+
+def test_distractor_only_share_matches_the_request() -> None:
+    examples = [qa(i, SOURCES[i % 10]) for i in range(200)]
+    records = to_chat_records(examples, fake_retrieve, distractor_share=0.25, seed=3)
+    idk = [(ex, r) for ex, r in zip(examples, records, strict=True)
+           if r["messages"][2]["content"] == IDK_REPLY]
+    assert 0.17 <= len(idk) / 200 <= 0.33
+    for example, record in idk:  # no chunk from the answer's source
+        assert f"({example.source})" not in record["messages"][1]["content"]
+    again = to_chat_records(examples, fake_retrieve, distractor_share=0.25, seed=3)
+    assert data_hash(again) == data_hash(records)  # deterministic
+
+
+def test_missing_oracle_is_inserted_from_the_example_context() -> None:
+    example = Example("Question number 7 in nowhere", "Seven days.", source="policy/x.md",
+                      context="Refunds are processed in seven days.")
+    [record] = to_chat_records([example], fake_retrieve, distractor_share=0.0)
+    user = record["messages"][1]["content"]
+    assert "(policy/x.md)\nRefunds are processed in seven days." in user
+    assert len(shown_chunks(record)) == 3  # the oracle replaced the last distractor
+    assert re.fullmatch(r"Seven days \[[123]\]\.", record["messages"][2]["content"])
+
+
+def test_unanswerable_examples_get_distractors_and_keep_their_answer() -> None:
+    examples = [Example(f"Is there a Linux app {i} in topic-1.md", "Sorry, not documented.",
+                        source="topic-1.md", kind="idk", answerable=False) for i in range(20)]
+    for record in to_chat_records(examples, fake_retrieve, distractor_share=0.5):
+        assert "(topic-1.md)" not in record["messages"][1]["content"]
+        assert record["messages"][2]["content"] == "Sorry, not documented."
+
+
+def test_greetings_get_no_context_and_no_retrieve_uses_the_example_context() -> None:
+    hello = Example("Hi", "Hello! How can I help?", kind="greeting")
+    known = Example("How long?", "It takes 14 days. Then done.", source="billing/refunds.md",
+                    context="Refunds take 14 days.")
+    greeting, grounded = to_chat_records([hello, known], None)
+    assert greeting["messages"][:2] == build_messages("Hi", [])
+    assert "(no documents matched)" in greeting["messages"][1]["content"]
+    chunk = ContextChunk("billing/refunds.md", "Refunds", "Refunds take 14 days.")
+    assert grounded["messages"][:2] == build_messages("How long?", [chunk])
+    assert grounded["messages"][2]["content"] == "It takes 14 days [1]. Then done."
+
+
+def test_served_context_from_feedback_is_reused_as_is() -> None:
+    example = Example("How long do refunds take?", "Refunds take 14 days [1].",
+                      context=format_context(CHUNKS), kind="feedback", label=False)
+    [record] = to_chat_records([example], fake_retrieve)
+    assert record["messages"][:2] == build_messages(example.question, CHUNKS)
+    assert record["messages"][2]["content"] == example.answer and record["label"] is False
+
+
+def test_long_chunks_are_trimmed_around_the_answer() -> None:
+    filler = "Unrelated filler sentence about nothing much. " * 40
+    text = filler + "Invoices are emailed on the first business day. " + filler
+
+    def retrieve(_question: str) -> list[ContextChunk]:
+        return [ContextChunk("billing/invoices.md", "Invoices", text)]
+
+    example = Example("When are invoices emailed?", "Invoices are emailed on the first "
+                      "business day.", source="billing/invoices.md")
+    [record] = to_chat_records([example], retrieve, distractor_share=0.0)
+    [chunk] = shown_chunks(record)
+    assert len(chunk.text) <= 600
+    assert "Invoices are emailed on the first business day." in chunk.text
+
+
+def test_export_and_hash(tmp_path: Path) -> None:
+    records = to_chat_records([Example("Ça va ?", "Très bien !", kind="smalltalk")], None)
+    out = tmp_path / "sub" / "train.jsonl"
+    assert export_jsonl(records, out) == 1
+    assert "Très bien" in out.read_text(encoding="utf-8")
+    assert [json.loads(line) for line in out.read_text().splitlines()] == records
+    digest = data_hash(records)
+    assert re.fullmatch(r"[0-9a-f]{16}", digest)
+    assert data_hash([{**records[0], "label": False}]) != digest

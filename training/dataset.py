@@ -1,0 +1,413 @@
+"""Training data: seed, QA files, Bitext, and votes from the conversation store → chat records.
+
+Every record is built with ``knowledge.prompts.build_messages``, the prompt serving uses, and
+follows RAFT (Zhang et al. 2024): the document holding the answer sits among distractors, and
+a share of examples shows distractors only, with the don't-know reply as the target.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import random
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from bot.core.citations import CITATION, cited_numbers
+from bot.errors import InputError
+from bot.storage.store import Store, TrainingFeedbackRow
+from knowledge.prompts import IDK_REPLY, ContextChunk, build_messages, says_dont_know
+
+SEED_PATH = Path(__file__).parent / "seed" / "tone.jsonl"
+NO_CONTEXT_KINDS = frozenset({"greeting", "smalltalk"})
+CHUNK_CHARS = 600
+
+
+@dataclass(frozen=True)
+class Example:
+    """One question and the answer to learn (or, with ``label=False``, to avoid)."""
+
+    question: str
+    answer: str
+    source: str | None = None
+    context: str | None = None
+    kind: str = "qa"
+    label: bool = True
+    answerable: bool = True
+
+
+# loading ---------------------------------------------------------------------------------
+def load_seed(path: Path = SEED_PATH) -> list[Example]:
+    """The hand-written tone examples shipped with supportbot."""
+    return load_jsonl(path)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"Cannot read {path}: {exc.__class__.__name__} — "
+                         "give an existing UTF-8 file.") from None
+
+
+def _example(row: Any) -> Example:
+    if not isinstance(row, dict):
+        raise ValueError("not a JSON object")
+    for key in ("question", "answer"):
+        if not isinstance(row.get(key), str) or not row[key].strip():
+            raise ValueError(f"'{key}' must be a non-empty string")
+    for key in ("context", "source", "kind"):
+        if row.get(key) is not None and not isinstance(row[key], str):
+            raise ValueError(f"'{key}' must be a string")
+    kind = row.get("kind") or "qa"
+    answerable = row.get("answerable", kind != "idk")
+    if not isinstance(answerable, bool):
+        raise ValueError("'answerable' must be true or false")
+    return Example(row["question"].strip(), row["answer"].strip(), row.get("source") or None,
+                   row.get("context") or None, kind, True, answerable)
+
+
+def load_jsonl(path: Path) -> list[Example]:
+    """Lines of ``{question, answer[, context | source][, answerable][, kind]}``."""
+    examples = []
+    for number, line in enumerate(_read_text(path).split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            examples.append(_example(json.loads(line)))
+        except ValueError as exc:  # json.JSONDecodeError is a ValueError
+            raise InputError(f"{path}:{number}: {exc} — each line must be a JSON object with "
+                             "'question' and 'answer'.") from None
+    return examples
+
+
+def load_any(path: Path, **kw: Any) -> list[Example]:
+    """Load by suffix: ``.csv`` is Bitext, ``.jsonl`` is QA lines (``limit`` keeps the first N)."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return load_bitext(path, **kw)
+    if suffix == ".jsonl":
+        return load_jsonl(path)[: kw.get("limit")]
+    raise InputError(f"Cannot load training data from {path}: use a .jsonl or a Bitext .csv file.")
+
+
+# Bitext ----------------------------------------------------------------------------------
+_SLOT = re.compile(r"\{\{\s*(.+?)\s*\}\}|\[([A-Z][A-Za-z/ ]{2,})\]")  # {{Slot}} or [Slot]
+_UI_NOUN = re.compile(r"\s*(section|page|button|option|tab|link|menu|field|feature|form|area|"
+                      r"portal|icon|settings)\b", re.IGNORECASE)
+_CONTACT = re.compile(r"phone|e-?mail|contact|support|customer service|complaint", re.I)
+_START = re.compile(r"(?:^|[.!?:]\s+|\n\s*(?:[-*•]|\d+\.)?\s*)$")
+_AFTER_WORD = re.compile(r"\b(?:the|a|an|our|your|my|this|that|its|or|and)\s*$|/\s*$", re.I)
+_DOUBLE = re.compile(r"\b(the|a|an|our|your|my) (our|your)\b", re.IGNORECASE)
+_AT_CONTACT = re.compile(r"\bat ((?:\{\{|\[)[^}\]]*(?:Phone|Email)[^}\]]*(?:\}\}|\]))", re.I)
+
+
+def _slot_phrase(name: str, before: str, after: str, company: str) -> str:
+    """What to say instead of one ``{{Placeholder}}``, from its name and surroundings."""
+    key = re.sub(r"\s+anonymized$", "", name.strip().strip('"').lower())
+    fixed = {"company name": company, "number of days": "a few", "percentage": "partial",
+             "percentage or full": "partial or full", "business hours start time": "opening",
+             "business hours end time": "closing"}
+    if re.fullmatch(r"[0-9a-f]{6,}", key):
+        phrase = "your order number"
+    elif _UI_NOUN.match(after) or key in fixed:  # a label: "the order details section"
+        phrase = fixed.get(key, key)
+    elif "website" in key or "app name" in key:
+        phrase = "our website"
+    elif "chat" in key:
+        phrase = "our live chat"
+    elif "hours" in key or "availability" in key:
+        phrase = "during our support hours"
+    elif _CONTACT.search(key):
+        phrase = "our support team"
+    else:
+        key = re.sub(r"\bid$", "number", key)
+        plain = _START.search(before) or _AFTER_WORD.search(before)
+        phrase = key if plain else f"your {key}"
+    return phrase[:1].upper() + phrase[1:] if _START.search(before) else phrase
+
+
+def fill_placeholders(text: str, company: str = "Orbitask") -> str:
+    """Replace Bitext ``{{Slots}}`` with natural, neutral phrases."""
+    text = _AT_CONTACT.sub(r"through \1", text)
+    text = _SLOT.sub(lambda m: _slot_phrase(m.group(1) or m.group(2), text[:m.start()],
+                                            text[m.end():], company), text)
+
+    def single(m: re.Match[str]) -> str:
+        second = m.group(2)
+        return second.capitalize() if m.group(1)[0].isupper() else second
+
+    return _DOUBLE.sub(single, text)
+
+
+def _read_bitext(path: Path) -> list[dict[str, str]]:
+    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""))
+    missing = {"instruction", "response", "intent"} - set(reader.fieldnames or ())
+    if missing:
+        raise InputError(f"{path} is not a Bitext CSV: missing column(s) {sorted(missing)}.")
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise InputError(f"{path}:{reader.line_num}: {exc} — fix the CSV.") from None
+    return [r for r in rows if (r.get("instruction") or "").strip()
+            and (r.get("response") or "").strip()]
+
+
+def _stratified(rows: list[dict[str, str]], limit: int, seed: int) -> list[dict[str, str]]:
+    """``limit`` rows spread evenly over intents (round robin over shuffled groups)."""
+    rng = random.Random(seed)
+    groups: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for row in rows:
+        groups[row["intent"]].append(row)
+    pools = [groups[intent] for intent in sorted(groups)]
+    for pool in pools:
+        rng.shuffle(pool)
+    picked = [pool[i] for i in range(max(map(len, pools), default=0))
+              for pool in pools if i < len(pool)]
+    return picked[:limit]
+
+
+def load_bitext(path: Path, limit: int | None = None, company: str = "Orbitask",
+                seed: int = 0) -> list[Example]:
+    """Bitext customer-support rows as tone examples (``kind="bitext"``)."""
+    if limit is not None and limit < 0:
+        raise InputError(f"limit must be 0 or more, not {limit}.")
+    rows = _read_bitext(path)
+    if limit is not None:
+        rows = _stratified(rows, limit, seed)
+    return [Example(r["instruction"].strip(), fill_placeholders(r["response"].strip(), company),
+                    kind="bitext") for r in rows]
+
+
+# redaction -------------------------------------------------------------------------------
+_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+_TOKEN = re.compile(r"\bBearer\s+[A-Za-z0-9._~+/=-]{8,}|\b(?:xox[abposr]|xapp)-[A-Za-z0-9-]{8,}"
+                    r"|\bsk-[A-Za-z0-9_-]{16,}|\bgh[pousr]_[A-Za-z0-9]{20,}")
+_HEX = re.compile(r"\b[0-9a-fA-F]{32,}\b")
+_RUN = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{32,}={0,2}")
+_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+_PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)|\d{3})[ .-]?\d{3}[ .-]\d{4}"
+                    r"(?!\d)|(?<![\w+])\+\d{1,3}(?:[ .-]?\d{2,4}){2,4}(?!\d)")
+
+
+def _luhn(digits: str) -> bool:
+    doubled = (sum(divmod(int(c) * (1 + i % 2), 10)) for i, c in enumerate(reversed(digits)))
+    return sum(doubled) % 10 == 0
+
+
+def _random_run(m: re.Match[str]) -> str:
+    """A base64-like run is a secret if its characters change class often (not a path)."""
+    run = m.group(0)
+    classes = ["U" if c.isupper() else "L" if c.islower() else "D" if c.isdigit() else "S"
+               for c in run]
+    changes = sum(a != b for a, b in zip(classes, classes[1:], strict=False))
+    mixed = len(set(classes) - {"S"}) >= 2
+    return "[token]" if mixed and changes / (len(run) - 1) >= 0.3 else run
+
+
+def _card(m: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", m.group(0))
+    issuer = digits[0] in "23456"  # Mastercard, Amex/Diners, Visa, Mastercard, Discover
+    return "[card]" if 13 <= len(digits) <= 19 and issuer and _luhn(digits) else m.group(0)
+
+
+def redact(text: str) -> str:
+    """Mask emails, phone numbers, card numbers and API tokens or secrets."""
+    text = _EMAIL.sub("[email]", text)
+    text = _TOKEN.sub("[token]", text)
+    text = _HEX.sub("[token]", text)
+    text = _RUN.sub(_random_run, text)
+    text = _CARD.sub(_card, text)
+    return _PHONE.sub("[phone]", text)
+
+
+# feedback --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FeedbackPolicy:
+    """Whose votes count, and how many of each user's."""
+
+    per_user_cap: int = 50
+    allowlist: frozenset[str] = frozenset()  # "platform:user"; empty = everyone counts
+
+
+def _looks_like_correction(text: str) -> bool:
+    """A statement of a few words, not a follow-up question."""
+    text = text.strip()
+    return len(text.split()) >= 3 and not text.endswith("?")
+
+
+def _vote_examples(row: TrainingFeedbackRow) -> list[Example]:
+    question = redact((row.query or row.question).strip())
+    answer, context = redact(row.answer.strip()), redact(row.context) or None
+    cited = cited_numbers(row.answer, len(row.sources))
+    source = (str(row.sources[cited[0] - 1].get("source") or "") or None) if cited else None
+    voted = Example(question, answer, source, context, "feedback", row.score > 0,
+                    not says_dont_know(row.answer))
+    if row.score < 0 and row.correction and _looks_like_correction(row.correction):
+        fixed = Example(question, redact(row.correction.strip()), None, context, "correction")
+        return [voted, fixed]
+    return [voted]
+
+
+def feedback_examples(store: Store, policy: FeedbackPolicy = FeedbackPolicy()) -> list[Example]:
+    """👍/👎 answers (and corrections after a 👎) as redacted, deduplicated examples.
+
+    Votes on the same (question, answer) are summed: the example is kept with the sign of the
+    total, and dropped when the votes cancel out.
+    """
+    counted: Counter[str] = Counter()
+    merged: dict[tuple[str, str], tuple[Example, int]] = {}
+    for row in store.training_feedback():
+        who = f"{row.platform}:{row.user}"
+        if row.score == 0 or (policy.allowlist and who not in policy.allowlist):
+            continue
+        if counted[who] >= policy.per_user_cap:
+            continue
+        counted[who] += 1
+        for example in _vote_examples(row):
+            key = (example.question, example.answer)
+            first, total = merged.get(key, (example, 0))
+            merged[key] = (first, total + (1 if example.label else -1))
+    return [replace(ex, label=total > 0) for ex, total in merged.values() if total]
+
+
+# chat records ----------------------------------------------------------------------------
+_HEADER = re.compile(r"^\[(\d+)\] (.*) \(([^()\n]*)\)$", re.MULTILINE)
+_WORD = re.compile(r"[a-z0-9]+")
+_BREAK = re.compile(r"[.!?]\s+|\n+")
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if len(w) > 3 or w.isdigit()}
+
+
+def parse_context(text: str | None) -> list[ContextChunk]:
+    """Chunks back from a stored ``format_context`` string; [] if it is not one."""
+    heads = list(_HEADER.finditer(text or ""))
+    if not text or not heads or heads[0].start() != 0:
+        return []
+    if [int(h.group(1)) for h in heads] != list(range(1, len(heads) + 1)):
+        return []
+    ends = [h.start() for h in heads[1:]] + [len(text)]
+    return [ContextChunk(h.group(3), h.group(2), text[h.end():end].strip())
+            for h, end in zip(heads, ends, strict=True)]
+
+
+def _trim(chunk: ContextChunk, words: set[str], limit: int = CHUNK_CHARS) -> ContextChunk:
+    """At most ``limit`` characters of the chunk: the window sharing most words with ``words``."""
+    text = chunk.text.strip()
+    if len(text) <= limit:
+        return chunk
+    starts = [0] + [m.end() for m in _BREAK.finditer(text) if m.end() < len(text)]
+    best = max(starts, key=lambda s: (len(_words(text[s:s + limit]) & words), -s))
+    window = text[best:best + limit]
+    if best + limit < len(text) and " " in window:
+        window = window.rsplit(" ", 1)[0]
+    return replace(chunk, text=window.strip())
+
+
+def _cite(answer: str, k: int) -> str:
+    """Add `` [k]`` at the end of the first sentence, unless the answer already cites."""
+    if CITATION.search(answer):
+        return answer
+    end = re.search(r"[.!?:](?=\s|$)|\n", answer)
+    cut = end.start() if end else len(answer.rstrip())
+    return f"{answer[:cut].rstrip()} [{k}]{answer[cut:]}"
+
+
+def _unit(seed: int, question: str) -> float:
+    digest = hashlib.sha256(f"{seed}\x00{question}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _holds_answer(chunk: ContextChunk, ex: Example) -> bool:
+    if ex.source:
+        return chunk.source == ex.source
+    if ex.context:
+        return " ".join(ex.context.split()) in " ".join(chunk.text.split())
+    words = _words(ex.answer)
+    return bool(words) and len(words & _words(chunk.text)) >= 0.6 * len(words)
+
+
+def _oracle_chunk(ex: Example, found: Sequence[ContextChunk]) -> ContextChunk:
+    source = ex.source or "document"
+    title = next((c.title for c in found if c.source == source), "")
+    title = title or Path(source).stem.replace("-", " ").replace("_", " ").capitalize()
+    return ContextChunk(source, title, ex.context or "")
+
+
+def _raft(ex: Example, retrieve: Callable[[str], list[ContextChunk]], share: float, n: int,
+          seed: int) -> tuple[list[ContextChunk], str]:
+    """Oracle among distractors, or (share of the time) distractors only → don't know."""
+    found = list(retrieve(ex.question))
+    answerable = ex.answerable and ex.kind != "idk"
+    oracle = [c for c in found if answerable and _holds_answer(c, ex)]
+    others = [c for c in found if c not in oracle and (not ex.source or c.source != ex.source)]
+    if not ex.label:  # an answer to avoid: keep the context it was given
+        return found[:n], ex.answer
+    if not answerable:
+        return others[:n], ex.answer
+    if not oracle and ex.context:
+        oracle = [_oracle_chunk(ex, found)]
+    if not oracle:  # where the answer is from is unknown, or nothing retrieved holds it
+        return (others[:n], IDK_REPLY) if ex.source else (found[:n], ex.answer)
+    if _unit(seed, ex.question) < share:
+        return others[:n], IDK_REPLY
+    chunks = (oracle[:n] + others)[:n]
+    random.Random(f"{seed}\x00{ex.question}").shuffle(chunks)
+    first = min(i for i, c in enumerate(chunks) if c in oracle)
+    return chunks, _cite(ex.answer, first + 1)
+
+
+def _context_for(ex: Example, retrieve: Callable[[str], list[ContextChunk]] | None,
+                 share: float, n: int, seed: int) -> tuple[list[ContextChunk], str]:
+    if ex.kind in NO_CONTEXT_KINDS or (ex.kind == "bitext" and not ex.context):
+        return [], ex.answer
+    served = parse_context(ex.context)
+    if served:  # a stored answer: exactly the context the model saw
+        return served[:n], ex.answer
+    if retrieve is not None:
+        return _raft(ex, retrieve, share, n, seed)
+    if not ex.context:
+        return [], ex.answer
+    cite = ex.label and ex.answerable and ex.kind != "idk"
+    return [_oracle_chunk(ex, [])], _cite(ex.answer, 1) if cite else ex.answer
+
+
+def to_chat_records(examples: Sequence[Example],
+                    retrieve: Callable[[str], list[ContextChunk]] | None,
+                    company: str = "Orbitask", distractor_share: float = 0.2, n_context: int = 3,
+                    seed: int = 0) -> list[dict[str, Any]]:
+    """``{"messages": [system, user, assistant], "kind", "label"}`` per example (RAFT)."""
+    records = []
+    for ex in examples:
+        chunks, answer = _context_for(ex, retrieve, distractor_share, n_context, seed)
+        words = _words(f"{ex.question} {ex.answer}")
+        messages = build_messages(ex.question, [_trim(c, words) for c in chunks],
+                                  company=company)
+        messages.append({"role": "assistant", "content": answer})
+        records.append({"messages": messages, "kind": ex.kind, "label": ex.label})
+    return records
+
+
+# output ----------------------------------------------------------------------------------
+def export_jsonl(records: Sequence[dict[str, Any]], path: Path) -> int:
+    """Write one JSON object per line; returns how many."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return len(records)
+
+
+def data_hash(records: Sequence[dict[str, Any]]) -> str:
+    """First 16 hex characters of the SHA-256 of the canonical JSON of ``records``."""
+    canonical = json.dumps(list(records), sort_keys=True, ensure_ascii=False,
+                           separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]

@@ -1,0 +1,338 @@
+"""Evaluation: score answers against a held-out QA set and gate adapter promotion.
+
+Every metric is a pure function of its inputs, documented where it is defined, so a score in a
+report can be traced back to the rule that produced it. ``score`` runs an answer callable over
+QA items and aggregates; ``gate`` decides whether a candidate adapter may replace the current one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import string
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from statistics import fmean
+from typing import Any
+
+from rouge_score import rouge_scorer
+
+from bot.core.citations import CITATION
+from bot.core.types import Answer
+from bot.errors import InputError
+from knowledge.prompts import says_dont_know
+
+_ROUGE = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+_MARKER = re.compile(r"\s*\[\d{1,2}\]")
+_WORD = re.compile(r"[a-z0-9]+")
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCT = str.maketrans("", "", string.punctuation)
+_STOPWORD_TEXT = """
+a about above after again all also am an and any are as at be because been before being below
+between both but by can could did do does doing down during each few for from further had has
+have having he her here hers him his how i if in into is it its itself just me more most my no
+nor not now of off on once only or other our ours out over own same she should so some such than
+that the their theirs them then there these they this those through to too under until up very
+was we were what when where which while who whom why will with would you your yours yourself
+"""
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+# An offer to hand over to a person is not a factual claim about the documents.
+_HANDOFF = re.compile(r"\b(support team|connect you|a human|someone (on|from) our)\b", re.I)
+_WARM = re.compile(
+    r"\b(thanks|thank you|happy to|glad to|sorry|please|sure|of course|hope this helps|"
+    r"you can|feel free|let me know)\b|^\s*(yes|no|hi|hello)\b",
+    re.IGNORECASE,
+)
+_LEAK = re.compile(r"Context documents|quoted data\)|<\|[a-z_]+|\b(Question|System|User):")
+MAX_WORDS = 120
+
+
+@dataclass(frozen=True)
+class QAItem:
+    """One reference question with its expected answer and, when known, its cited source."""
+
+    question: str
+    answer: str  # reference answer
+    source: str | None = None  # reference source path (as cited by the bot), if known
+    answerable: bool = True
+
+
+def load_qa(path: Path) -> list[QAItem]:
+    """QA items from JSONL lines ``{question, answer[, source][, answerable]}``.
+
+    Blank lines are skipped. A line that is not such an object raises ``InputError`` naming
+    ``file:line``; an unreadable file or one without items raises ``InputError`` too.
+    """
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read QA file {path}: {exc}") from exc
+    items = [_parse_line(line, f"{path}:{n}") for n, line in enumerate(lines, 1) if line.strip()]
+    if not items:
+        raise InputError(f"{path}: no QA items; expected JSON lines with question and answer")
+    return items
+
+
+def _parse_line(line: str, where: str) -> QAItem:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: not valid JSON ({exc.msg})") from exc
+    if not isinstance(row, dict):
+        raise InputError(f"{where}: expected a JSON object with question and answer")
+    for key in ("question", "answer"):
+        if not isinstance(row.get(key), str) or not row[key].strip():
+            raise InputError(f"{where}: '{key}' must be a non-empty string")
+    source, answerable = row.get("source"), row.get("answerable", True)
+    if source is not None and not isinstance(source, str):
+        raise InputError(f"{where}: 'source' must be a string or null")
+    if not isinstance(answerable, bool):
+        raise InputError(f"{where}: 'answerable' must be true or false")
+    return QAItem(row["question"], row["answer"], source or None, answerable)
+
+
+def split_heldout(
+    items: Sequence[QAItem], share: float = 0.15, seed: int = 0
+) -> tuple[list[QAItem], list[QAItem]]:
+    """``(train, heldout)``: an item is held out when the hash of its question falls below share.
+
+    The hash (SHA-256 of the seed and the lowercased, whitespace-normalised question) does not
+    depend on order or on the other items, so adding data never moves an existing question
+    across the split, and repeated questions always land on the same side.
+    """
+    if not 0.0 <= share <= 1.0:
+        raise InputError(f"held-out share must be between 0 and 1, got {share}")
+    train: list[QAItem] = []
+    heldout: list[QAItem] = []
+    for item in items:
+        key = f"{seed}:{' '.join(item.question.lower().split())}".encode()
+        fraction = int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / 2**64
+        (heldout if fraction < share else train).append(item)
+    return train, heldout
+
+
+def rouge_l_f1(prediction: str, reference: str) -> float:
+    """ROUGE-L F1 (longest common subsequence of tokens), via ``rouge-score``.
+
+    Tokens are lowercased alphanumeric runs, Porter-stemmed. Either side empty gives 0.0.
+    """
+    return float(_ROUGE.score(reference, prediction)["rougeL"].fmeasure)
+
+
+def _squad_tokens(text: str) -> list[str]:
+    text = _ARTICLES.sub(" ", text.lower().translate(_PUNCT))
+    return text.split()
+
+
+def token_f1(prediction: str, reference: str) -> float:
+    """SQuAD token F1: harmonic mean of token precision and recall over a bag of tokens.
+
+    Both texts are lowercased, stripped of punctuation and of the articles a/an/the, and split
+    on whitespace. As in SQuAD, if either side has no tokens the score is 1.0 when both are
+    empty and 0.0 otherwise.
+    """
+    pred, ref = _squad_tokens(prediction), _squad_tokens(reference)
+    if not pred or not ref:
+        return float(pred == ref)
+    common = sum((Counter(pred) & Counter(ref)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(pred), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def citation_correct(answer: Answer, reference_source: str | None) -> bool | None:
+    """Whether the answer cites the reference source and nothing invented.
+
+    ``None`` when there is no reference source. Otherwise ``True`` iff every ``[n]`` marker in
+    the text is within ``1..len(answer.sources)`` (an invented ``[7]`` of three is wrong) and
+    at least one of them points at a source whose path equals ``reference_source``.
+    """
+    if reference_source is None:
+        return None
+    numbers = [int(m.group(1)) for m in CITATION.finditer(answer.text)]
+    if any(not 1 <= n <= len(answer.sources) for n in numbers):
+        return False
+    return any(answer.sources[n - 1].source == reference_source for n in numbers)
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS and len(w) > 2}
+
+
+def faithfulness(answer_text: str, context: str) -> float:
+    """Share of the answer's sentences supported by the context (0..1).
+
+    Citation markers are removed, then the text is split into sentences. A sentence saying
+    "I don't know" (``says_idk``) or offering a hand-off to the support team is supported. Any
+    other sentence is supported when at least 60% of its content words (lowercased alphanumeric
+    runs longer than two characters, stopwords removed) occur as words of the context.
+    Sentences without content words ("Thanks!") make no claim and are left out; an answer
+    that is empty scores 0.0, one that makes no claim at all scores 1.0.
+    """
+    text = _MARKER.sub("", answer_text).strip()
+    if not text:
+        return 0.0
+    known = set(_WORD.findall(context.lower()))
+    verdicts: list[bool] = []
+    for sentence in _SENTENCE.split(text):
+        words = _content_words(sentence)
+        if says_idk(sentence) or _HANDOFF.search(sentence):
+            verdicts.append(True)
+        elif words:
+            verdicts.append(len(words & known) >= 0.6 * len(words))
+    return fmean(verdicts) if verdicts else 1.0
+
+
+def _loops(words: list[str], sentences: list[str]) -> bool:
+    normal = [" ".join(_WORD.findall(s.lower())) for s in sentences]
+    normal = [s for s in normal if s]
+    if len(normal) != len(set(normal)):
+        return True
+    grams = Counter(tuple(words[i:i + 4]) for i in range(len(words) - 3))
+    return any(count >= 3 for count in grams.values())
+
+
+def tone_score(answer_text: str) -> float:
+    """Tone rubric: the share of five checks an answer passes (0..1).
+
+    1. length: not empty and at most 120 words;
+    2. no loop: no sentence repeated and no four-word sequence occurring three or more times;
+    3. friendly or direct: a warm phrase (thanks, sorry, happy to, please, sure, you can, …)
+       or an opening "Yes"/"No"/"Hi"/"Hello";
+    4. grounded: cites a ``[n]`` source or says it does not know;
+    5. no prompt leakage: no "Context documents", "quoted data)", chat-template tokens such
+       as "<|im_end", or a capitalised "Question:", "System:" or "User:" label.
+    """
+    text = answer_text.strip()
+    words = _WORD.findall(text.lower())
+    checks = (
+        bool(text) and len(text.split()) <= MAX_WORDS,
+        bool(text) and not _loops(words, _SENTENCE.split(text)),
+        bool(_WARM.search(text)),
+        bool(CITATION.search(text)) or says_idk(text),
+        not _LEAK.search(text),
+    )
+    return sum(checks) / len(checks)
+
+
+def says_idk(answer_text: str) -> bool:
+    """Whether the answer declines for lack of information (``knowledge.prompts`` rule)."""
+    return says_dont_know(answer_text)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) by linear interpolation between closest ranks."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Aggregate metrics over one evaluation run; ``None`` where a metric had nothing to score."""
+
+    n: int
+    rougeL_f1: float
+    token_f1: float
+    citation_accuracy: float | None  # over items with a reference source
+    faithfulness: float | None  # over answers that had context
+    idk_precision: float | None  # of "I don't know" answers, the share on unanswerable items
+    idk_recall: float | None  # of unanswerable items, the share answered "I don't know"
+    tone: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return fmean(values) if values else None
+
+
+def score(
+    items: Sequence[QAItem],
+    answer: Callable[[QAItem], Answer],
+    progress: Callable[[int, int], None] | None = None,
+) -> Scores:
+    """Answer every item with ``answer`` and compute all metrics (see each metric's docstring).
+
+    Faithfulness is measured against ``Answer.context`` and only for answers that had one;
+    latency percentiles come from ``Answer.latency_ms``. Raises ``InputError`` for no items.
+    """
+    if not items:
+        raise InputError("no QA items to evaluate")
+    answers: list[Answer] = []
+    for done, item in enumerate(items, 1):
+        answers.append(answer(item))
+        if progress is not None:
+            progress(done, len(items))
+    return _aggregate(items, answers)
+
+
+def _aggregate(items: Sequence[QAItem], answers: Sequence[Answer]) -> Scores:
+    pairs = list(zip(items, answers, strict=True))
+    cited = [citation_correct(a, i.source) for i, a in pairs]
+    idk = [says_idk(a.text) for a in answers]
+    on_unanswerable = [not i.answerable for i, flag in zip(items, idk, strict=True) if flag]
+    recalled = [flag for i, flag in zip(items, idk, strict=True) if not i.answerable]
+    latencies = [a.latency_ms for a in answers]
+    return Scores(
+        n=len(pairs),
+        rougeL_f1=fmean(rouge_l_f1(a.text, i.answer) for i, a in pairs),
+        token_f1=fmean(token_f1(a.text, i.answer) for i, a in pairs),
+        citation_accuracy=_mean([float(c) for c in cited if c is not None]),
+        faithfulness=_mean([faithfulness(a.text, a.context) for a in answers if a.context]),
+        idk_precision=_mean([float(x) for x in on_unanswerable]),
+        idk_recall=_mean([float(x) for x in recalled]),
+        tone=fmean(tone_score(a.text) for a in answers),
+        latency_p50_ms=percentile(latencies, 50),
+        latency_p95_ms=percentile(latencies, 95),
+    )
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """The promotion decision, with the scores it was made on."""
+
+    promoted: bool
+    reasons: list[str]  # one line per failed check, empty when promoted
+    candidate: dict[str, Any]
+    current: dict[str, Any]
+    margin: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+GATED_METRICS = ("rougeL_f1", "citation_accuracy", "idk_recall", "idk_precision")
+
+
+def gate(candidate: Scores, current: Scores, margin: float = 0.02) -> GateResult:
+    """Promote the candidate unless it is worse than current by more than ``margin``.
+
+    Checked, each as an absolute drop: ROUGE-L F1, citation accuracy, "I don't know" recall
+    and "I don't know" precision (inventing fewer answers is the point). A metric that is
+    ``None`` on either side is skipped.
+    """
+    if margin < 0:
+        raise InputError(f"gate margin must not be negative, got {margin}")
+    reasons = []
+    for name in GATED_METRICS:
+        new, old = getattr(candidate, name), getattr(current, name)
+        if new is None or old is None:
+            continue
+        if new < old - margin - 1e-9:
+            reasons.append(f"{name} dropped from {old:.3f} to {new:.3f} "
+                           f"(more than the allowed {margin:.3f})")
+    return GateResult(promoted=not reasons, reasons=reasons, candidate=candidate.as_dict(),
+                      current=current.as_dict(), margin=margin)

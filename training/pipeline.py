@@ -1,0 +1,117 @@
+"""``supportbot train`` end to end: data → RAFT records → LoRA → GGUF → gate → promotion.
+
+Everything it needs is passed in (the entry point builds it from settings): the registry, the
+store, a retrieval function for context-aware examples, and ``engine_for(version)`` which
+returns something with ``answer(question)`` serving that adapter (``None`` = base model).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from bot.core.types import Answer
+from bot.storage import Store
+from knowledge.prompts import ContextChunk
+from training.dataset import (
+    Example,
+    FeedbackPolicy,
+    data_hash,
+    feedback_examples,
+    load_any,
+    load_seed,
+    to_chat_records,
+)
+from training.evaluate import QAItem, Scores, gate, score, split_heldout
+from training.export import peft_to_gguf
+from training.registry import AdapterRegistry
+from training.train import BaseModel, TrainConfig, train_lora
+
+SOURCED_KINDS = {"qa", "cited", "steps", "correction", "feedback"}
+
+
+class Answerer(Protocol):
+    def answer(self, question: str) -> Answer: ...
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    data: Sequence[Path] = ()
+    use_seed: bool = True
+    use_feedback: bool = True
+    eval_items: Sequence[QAItem] | None = None  # None: hold out a share of the training data
+    eval_limit: int = 40
+    margin: float = 0.02
+    company: str = "Orbitask"
+    requested_by: str = "cli"
+    feedback_policy: FeedbackPolicy = field(default_factory=FeedbackPolicy)
+    config: TrainConfig = field(default_factory=TrainConfig)
+
+
+def gather(request: TrainRequest, store: Store) -> list[Example]:
+    examples = load_seed() if request.use_seed else []
+    for path in request.data:
+        examples += load_any(Path(path), company=request.company)
+    if request.use_feedback:
+        examples += [e for e in feedback_examples(store, request.feedback_policy) if e.label]
+    return examples
+
+
+def split(request: TrainRequest,
+          examples: list[Example]) -> tuple[list[Example], list[QAItem]]:
+    """Training examples and held-out questions that were never trained on."""
+    if request.eval_items is not None:
+        held = list(request.eval_items)
+    else:
+        candidates = [QAItem(e.question, e.answer, e.source, e.answerable) for e in examples
+                      if e.kind in SOURCED_KINDS or not e.answerable]
+        _, held = split_heldout(candidates)
+    held_questions = {item.question.strip().lower() for item in held}
+    train = [e for e in examples if e.question.strip().lower() not in held_questions]
+    return train, held[: request.eval_limit]
+
+
+def evaluate_pair(items: Sequence[QAItem], current: Answerer,
+                  candidate: Answerer) -> tuple[Scores, Scores]:
+    return (score(items, lambda item: current.answer(item.question)),
+            score(items, lambda item: candidate.answer(item.question)))
+
+
+def run_training(request: TrainRequest, *, registry: AdapterRegistry, store: Store,
+                 retrieve: Callable[[str], list[ContextChunk]] | None,
+                 engine_for: Callable[[str | None], Answerer], base: BaseModel,
+                 show_progress: bool = True) -> dict[str, Any]:
+    examples, held = split(request, gather(request, store))
+    records = to_chat_records(examples, retrieve, company=request.company,
+                              seed=request.config.seed)
+    version = registry.new_version(request.requested_by)
+    folder = registry.path(version)
+    try:
+        result = train_lora(records, request.config, base, folder, show_progress)
+        peft_to_gguf(folder, registry.gguf(version), result.model_config)
+        current_version = registry.active()
+        current, candidate = evaluate_pair(held, engine_for(current_version),
+                                           engine_for(version))
+        verdict = gate(candidate, current, request.margin)
+    except BaseException as exc:
+        registry.record(version, status="failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    registry.record(version, status="candidate", data_hash=data_hash(records),
+                    examples=len(records), config=asdict(request.config),
+                    metrics={**result.metrics, "train_seconds": result.seconds,
+                             "eval": candidate.as_dict(), "eval_items": len(held)},
+                    gate={**verdict.as_dict(), "against": current_version or "base"})
+    if verdict.promoted:
+        registry.promote(version)
+    else:
+        registry.record(version, status="rejected")
+    return {"adapter": version, "adapter_path": str(folder), "promoted": verdict.promoted,
+            "gate": verdict.as_dict(), "train_seconds": result.seconds}
+
+
+def timed(func: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.perf_counter()
+    return func(), time.perf_counter() - started

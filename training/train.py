@@ -1,0 +1,154 @@
+"""LoRA fine-tuning: PEFT adapters on the base model, supervised with TRL's ``SFTTrainer``.
+
+The base is loaded with transformers (the embedded SmolLM2 GGUF via ``gguf_file=``, or any HF
+causal LM). Records are chat messages built with the serving prompt function; the loss is on
+the assistant's answer only (TRL's prompt/completion format).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.errors import ConfigError, ModelError
+
+
+@dataclass
+class TrainConfig:
+    """How to train; saved as ``train_config.json`` beside the adapter."""
+
+    rank: int = field(default=16, metadata={"help": "LoRA rank r."})
+    alpha: int = field(default=32, metadata={"help": "LoRA alpha (scale = alpha / r)."})
+    dropout: float = field(default=0.05, metadata={"help": "LoRA dropout."})
+    target_modules: str = field(default="all-linear", metadata={"help": "Layers to adapt."})
+    learning_rate: float = field(default=3e-4, metadata={"help": "AdamW learning rate."})
+    epochs: float = field(default=1.0, metadata={"help": "Passes over the data."})
+    max_steps: int = field(default=-1, metadata={"help": "Stop after N steps (-1: epochs)."})
+    batch_size: int = field(default=4, metadata={"help": "Examples per step."})
+    grad_accum: int = field(default=1, metadata={"help": "Steps per optimizer update."})
+    max_length: int = field(default=768, metadata={"help": "Tokens per example (truncated)."})
+    seed: int = field(default=0, metadata={"help": "Random seed (data order, init)."})
+    threads: int = field(default=0, metadata={"help": "CPU threads; 0 = all cores."})
+
+    def __post_init__(self) -> None:
+        checks = {
+            "rank": self.rank >= 1, "alpha": self.alpha >= 1, "dropout": 0 <= self.dropout < 1,
+            "learning_rate": 0 < self.learning_rate < 1, "epochs": self.epochs > 0,
+            "max_steps": self.max_steps == -1 or self.max_steps >= 1,
+            "batch_size": self.batch_size >= 1, "grad_accum": self.grad_accum >= 1,
+            "max_length": self.max_length >= 32, "threads": self.threads >= 0,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ConfigError(f"TrainConfig.{name}={getattr(self, name)!r} is out of range "
+                                  f"({self.__dataclass_fields__[name].metadata['help']})")
+
+
+@dataclass(frozen=True)
+class BaseModel:
+    """The base to adapt: a folder or HF id, and a GGUF file in it (or "")."""
+
+    source: str
+    gguf_file: str = ""
+
+    @classmethod
+    def embedded(cls) -> BaseModel:
+        from knowledge.llm import embedded_gguf
+
+        return cls(str(embedded_gguf().parent), embedded_gguf().name)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    adapter_dir: Path
+    metrics: dict[str, Any]
+    seconds: float
+    model_config: dict[str, Any]
+
+
+def load_base(base: BaseModel) -> tuple[Any, Any]:
+    """(model, tokenizer) in float32 on the CPU."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    extra = {"gguf_file": base.gguf_file} if base.gguf_file else {}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(base.source, **extra)
+        model = AutoModelForCausalLM.from_pretrained(base.source, dtype=torch.float32, **extra)
+    except Exception as exc:  # noqa: BLE001 - every loader failure means the same to the user
+        raise ModelError(f"Cannot load the base model {base.source!r} for training: "
+                         f"{type(exc).__name__} — check LLM_MODEL / LLM_GGUF_FILE.") from None
+    if base.gguf_file:
+        # transformers dequantizes GGUF weights to float32 on load but still tags the model as
+        # "quantized with GGUF", which Trainer refuses; it is an ordinary float model now.
+        setattr(model, "is_quantized", False)  # noqa: B010 - torch Module typing
+        setattr(model, "hf_quantizer", None)  # noqa: B010
+        model.config.__dict__.pop("quantization_config", None)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+def _dataset(records: Sequence[dict[str, Any]]) -> Any:
+    from datasets import Dataset
+
+    rows = [{"prompt": r["messages"][:-1], "completion": r["messages"][-1:]} for r in records]
+    return Dataset.from_list(rows)
+
+
+def _sft_config(config: TrainConfig, output_dir: str) -> Any:
+    from trl import SFTConfig
+
+    return SFTConfig(
+        output_dir=output_dir, per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum, learning_rate=config.learning_rate,
+        num_train_epochs=config.epochs, max_steps=config.max_steps, seed=config.seed,
+        data_seed=config.seed, max_length=config.max_length, completion_only_loss=True,
+        gradient_checkpointing=False, use_cpu=True, bf16=False, logging_steps=1,
+        save_strategy="no", report_to="none", lr_scheduler_type="cosine", warmup_steps=0.05,
+        dataloader_num_workers=0, dataset_num_proc=1,
+    )
+
+
+def train_lora(records: Sequence[dict[str, Any]], config: TrainConfig, base: BaseModel,
+               out_dir: Path, show_progress: bool = True) -> TrainResult:
+    """Train a LoRA adapter on chat ``records`` and save it (PEFT format) in ``out_dir``."""
+    import torch
+    from peft import LoraConfig
+    from transformers.utils import logging as hf_logging
+    from trl import SFTTrainer
+
+    if not records:
+        raise ConfigError("No training examples — add seed data, --data files or feedback.")
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.threads or os.cpu_count() or 2)
+    model, tokenizer = load_base(base)
+    if not show_progress:
+        hf_logging.disable_progress_bar()
+    lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
+                      target_modules=config.target_modules, task_type="CAUSAL_LM")
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as scratch:
+        trainer: Any = SFTTrainer(model=model, args=_sft_config(config, scratch),
+                             train_dataset=_dataset(records), processing_class=tokenizer,
+                             peft_config=lora)
+        tokens = sum(len(row["input_ids"]) for row in trainer.train_dataset)
+        output = trainer.train()
+    seconds = time.perf_counter() - started
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trainer.model.save_pretrained(str(out_dir))
+    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    epochs_done = float(trainer.state.epoch or config.epochs)
+    metrics = {"train_loss": round(float(output.training_loss), 4),
+               "first_loss": round(losses[0], 4) if losses else None,
+               "last_loss": round(losses[-1], 4) if losses else None,
+               "steps": int(trainer.state.global_step), "examples": len(records),
+               "tokens": tokens, "tokens_per_s": round(tokens * epochs_done / seconds, 1)}
+    (out_dir / "train_config.json").write_text(json.dumps(asdict(config), indent=2))
+    return TrainResult(out_dir, metrics, round(seconds, 2), model.config.to_dict())
