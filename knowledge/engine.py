@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bot.core.citations import CITATION, cited_numbers, strip_invalid
 from bot.core.types import Answer, Source, Turn
 from knowledge.index import KnowledgeBase
-from knowledge.llm import ChatModel
+from knowledge.llm import ChatModel, ModelProvider
 from knowledge.prompts import (
     IDK_REPLY,
     ContextChunk,
@@ -84,7 +84,8 @@ class EngineConfig:
 class AnswerEngine:
     """Answers questions from the live index; picks up a refreshed index automatically."""
 
-    def __init__(self, kb: KnowledgeBase, model: ChatModel, config: EngineConfig) -> None:
+    def __init__(self, kb: KnowledgeBase, model: ChatModel | ModelProvider,
+                 config: EngineConfig) -> None:
         self.kb, self.model, self.config = kb, model, config
         self._retriever: HybridRetriever | None = None
         self._index_name: str | None = None
@@ -117,7 +118,8 @@ class AnswerEngine:
             for hit in found.hits
         )
         chunks = [ContextChunk(s.source, s.title, s.text) for s in sources]
-        raw = self.model.chat(build_messages(query, chunks, company=self.config.company))
+        model = self.current_model()
+        raw = model.chat(build_messages(query, chunks, company=self.config.company))
         if not raw or says_dont_know(raw):
             text = raw or IDK_REPLY
             if "support team" not in text and "human" not in text:
@@ -126,12 +128,17 @@ class AnswerEngine:
         text = attach_citations(raw, sources)
         return self._answer(text, sources, query, format_context(chunks), started, True)
 
+    def current_model(self) -> ChatModel:
+        """The model to answer with (a provider's current one: adapters hot-swap)."""
+        return self.model.get() if isinstance(self.model, ModelProvider) else self.model
+
     def _answer(self, text: str, sources: tuple[Source, ...], query: str, context: str,
                 started: float, grounded: bool) -> Answer:
+        model = self.current_model()
         return Answer(
             text=text, sources=sources, query=query, context=context, grounded=grounded,
             latency_ms=round((time.perf_counter() - started) * 1000, 1),
-            model=self.model.name, adapter=self.model.adapter,
+            model=model.name, adapter=model.adapter,
         )
 
 

@@ -247,9 +247,13 @@ class KnowledgeBase:
         deleted = [d for d in before if d not in now]
         for doc_id in changed + deleted:
             index.delete_ref_doc(doc_id, delete_from_docstore=True)
+        for doc_id in deleted:  # forget their hashes, or a restored file would be skipped
+            ingest_store.delete_document(doc_id, raise_error=False)
+        # Deletions are applied above: without a vector store the pipeline only skips
+        # documents whose content hash it has seen (UPSERTS_AND_DELETE falls back to this).
         pipeline = IngestionPipeline(
             transformations=self._transformations(), docstore=ingest_store,
-            docstore_strategy=DocstoreStrategy.UPSERTS_AND_DELETE,
+            docstore_strategy=DocstoreStrategy.DUPLICATES_ONLY,
         )
         new_nodes = pipeline.run(documents=documents, show_progress=show_progress)
         index.insert_nodes(new_nodes)  # already embedded

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -224,3 +225,35 @@ def load_chat_model(spec: ModelSpec) -> ChatModel:
     loaders = {"llama_cpp": _load_llama_cpp, "transformers": _load_transformers,
                "openai": _load_openai}
     return loaders[spec.backend](spec)
+
+
+class ModelProvider:
+    """The chat model to serve now; reloads when the active adapter changes (no restart).
+
+    ``active_adapter`` returns ``(version, folder)`` of the promoted adapter, or ``None`` for
+    the base model. llama.cpp loads ``folder/adapter.gguf``; transformers the PEFT folder.
+    """
+
+    def __init__(self, spec: ModelSpec,
+                 active_adapter: Callable[[], tuple[str, Path] | None] = lambda: None) -> None:
+        self.spec, self.active_adapter = spec, active_adapter
+        self._model: ChatModel | None = None
+        self._active: tuple[str, Path] | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> ChatModel:
+        active = self.active_adapter()
+        with self._lock:
+            if self._model is None or active != self._active:
+                self._model = self._load(active)
+                self._active = active
+            return self._model
+
+    def _load(self, active: tuple[str, Path] | None) -> ChatModel:
+        if active is None:
+            return load_chat_model(self.spec)
+        version, folder = active
+        adapter = folder / "adapter.gguf" if self.spec.backend == "llama_cpp" else folder
+        model = load_chat_model(dataclasses.replace(self.spec, adapter=str(adapter)))
+        model.adapter = version
+        return model

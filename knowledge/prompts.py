@@ -89,8 +89,15 @@ def build_messages(
 
 
 _IDK = re.compile(
-    r"\b(i (do not|don't|dont) know|(couldn't|could not|can't|cannot) find|"
-    r"not (covered|mentioned|in (the|our) (context|documentation))|no information)\b",
+    r"\b(i (do not|don't|dont) know"
+    r"|i (do not|don't|dont) have (any |an )?(information|details|answer)"
+    r"|i can only help with|isn't something our documentation covers"
+    r"|(couldn't|could not|can't|cannot) (find|help with)"
+    r"|(isn't|is not|aren't|are not|not) (covered|mentioned|documented|described)"
+    r"|(documentation|docs|documents|context) (doesn't|does not|don't|do not) "
+    r"(cover|mention|say|include|contain|address)"
+    r"|not in (the|our) (context|documentation|docs)|no information"
+    r"|outside (of )?what i can help with)\b",
     re.IGNORECASE,
 )
 

@@ -7,8 +7,10 @@ the assistant's answer only (TRL's prompt/completion format).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -30,8 +32,8 @@ class TrainConfig:
     learning_rate: float = field(default=3e-4, metadata={"help": "AdamW learning rate."})
     epochs: float = field(default=1.0, metadata={"help": "Passes over the data."})
     max_steps: int = field(default=-1, metadata={"help": "Stop after N steps (-1: epochs)."})
-    batch_size: int = field(default=4, metadata={"help": "Examples per step."})
-    grad_accum: int = field(default=1, metadata={"help": "Steps per optimizer update."})
+    batch_size: int = field(default=2, metadata={"help": "Examples per forward pass."})
+    grad_accum: int = field(default=2, metadata={"help": "Passes per optimizer update."})
     max_length: int = field(default=768, metadata={"help": "Tokens per example (truncated)."})
     seed: int = field(default=0, metadata={"help": "Random seed (data order, init)."})
     threads: int = field(default=0, metadata={"help": "CPU threads; 0 = all cores."})
@@ -102,7 +104,7 @@ def _dataset(records: Sequence[dict[str, Any]]) -> Any:
     return Dataset.from_list(rows)
 
 
-def _sft_config(config: TrainConfig, output_dir: str) -> Any:
+def _sft_config(config: TrainConfig, output_dir: str, show_progress: bool = True) -> Any:
     from trl import SFTConfig
 
     return SFTConfig(
@@ -112,7 +114,7 @@ def _sft_config(config: TrainConfig, output_dir: str) -> Any:
         data_seed=config.seed, max_length=config.max_length, completion_only_loss=True,
         gradient_checkpointing=False, use_cpu=True, bf16=False, logging_steps=1,
         save_strategy="no", report_to="none", lr_scheduler_type="cosine", warmup_steps=0.05,
-        dataloader_num_workers=0, dataset_num_proc=1,
+        dataloader_num_workers=0, dataset_num_proc=1, disable_tqdm=not show_progress,
     )
 
 
@@ -134,21 +136,23 @@ def train_lora(records: Sequence[dict[str, Any]], config: TrainConfig, base: Bas
     lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
                       target_modules=config.target_modules, task_type="CAUSAL_LM")
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as scratch:
-        trainer: Any = SFTTrainer(model=model, args=_sft_config(config, scratch),
-                             train_dataset=_dataset(records), processing_class=tokenizer,
-                             peft_config=lora)
+    # Trainer prints its logs to stdout; keep stdout for the commands' own (JSON) output.
+    with tempfile.TemporaryDirectory() as scratch, contextlib.redirect_stdout(sys.stderr):
+        trainer: Any = SFTTrainer(model=model, args=_sft_config(config, scratch, show_progress),
+                                  train_dataset=_dataset(records), processing_class=tokenizer,
+                                  peft_config=lora)
         tokens = sum(len(row["input_ids"]) for row in trainer.train_dataset)
         output = trainer.train()
     seconds = time.perf_counter() - started
     out_dir.mkdir(parents=True, exist_ok=True)
     trainer.model.save_pretrained(str(out_dir))
-    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
-    epochs_done = float(trainer.state.epoch or config.epochs)
+    losses = [float(e["loss"]) for e in trainer.state.log_history if "loss" in e]
+    processed = [float(e["num_tokens"]) for e in trainer.state.log_history if "num_tokens" in e]
+    seen = int(processed[-1]) if processed else tokens
     metrics = {"train_loss": round(float(output.training_loss), 4),
                "first_loss": round(losses[0], 4) if losses else None,
                "last_loss": round(losses[-1], 4) if losses else None,
                "steps": int(trainer.state.global_step), "examples": len(records),
-               "tokens": tokens, "tokens_per_s": round(tokens * epochs_done / seconds, 1)}
+               "tokens": seen, "tokens_per_s": round(seen / seconds, 1)}
     (out_dir / "train_config.json").write_text(json.dumps(asdict(config), indent=2))
     return TrainResult(out_dir, metrics, round(seconds, 2), model.config.to_dict())
