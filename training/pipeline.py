@@ -7,7 +7,6 @@ returns something with ``answer(question)`` serving that adapter (``None`` = bas
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from training.dataset import (
 )
 from training.evaluate import QAItem, Scores, gate, score, split_heldout
 from training.export import peft_to_gguf
+from training.kto import kto_ready, train_kto
 from training.registry import AdapterRegistry
 from training.train import BaseModel, TrainConfig, train_lora
 
@@ -60,6 +60,13 @@ def gather(request: TrainRequest, store: Store) -> list[Example]:
     return examples
 
 
+def gather_votes(request: TrainRequest, store: Store) -> list[Example]:
+    """Labelled reactions (👍 and 👎) for KTO, when feedback is used at all."""
+    if not request.use_feedback:
+        return []
+    return [e for e in feedback_examples(store, request.feedback_policy) if e.kind == "feedback"]
+
+
 def split(request: TrainRequest,
           examples: list[Example]) -> tuple[list[Example], list[QAItem]]:
     """Training examples and held-out questions that were never trained on."""
@@ -89,8 +96,11 @@ def run_training(request: TrainRequest, *, registry: AdapterRegistry, store: Sto
                               seed=request.config.seed)
     version = registry.new_version(request.requested_by)
     folder = registry.path(version)
+    votes = to_chat_records(gather_votes(request, store), retrieve, company=request.company)
     try:
         result = train_lora(records, request.config, base, folder, show_progress)
+        if kto_ready(votes):
+            result.metrics.update(train_kto(votes, folder, request.config, base, show_progress))
         peft_to_gguf(folder, registry.gguf(version), result.model_config)
         current_version = registry.active()
         current, candidate = evaluate_pair(held, engine_for(current_version),
@@ -111,7 +121,3 @@ def run_training(request: TrainRequest, *, registry: AdapterRegistry, store: Sto
     return {"adapter": version, "adapter_path": str(folder), "promoted": verdict.promoted,
             "gate": verdict.as_dict(), "train_seconds": result.seconds}
 
-
-def timed(func: Callable[[], Any]) -> tuple[Any, float]:
-    started = time.perf_counter()
-    return func(), time.perf_counter() - started
