@@ -209,7 +209,7 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    for noisy in ("sentence_transformers", "llama_index", "bm25s", "httpx", "alembic"):
+    for noisy in ("sentence_transformers", "llama_index", "bm25s", "httpx", "alembic", "pypdf"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     logging.getLogger("slack_sdk").setLevel(logging.CRITICAL)  # we report its errors ourselves
     logging.getLogger("discord.client").setLevel(logging.ERROR)  # "voice not supported" noise

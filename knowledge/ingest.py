@@ -99,6 +99,18 @@ def read_file(source: SourceFile, extractors: dict[str, BaseReader]) -> Document
     )
 
 
+def _reason(exc: BaseException) -> str:
+    """The innermost readable cause (readers wrap errors, some in tenacity's RetryError)."""
+    while True:
+        last = getattr(exc, "last_attempt", None)
+        inner = last.exception() if last is not None else exc.__cause__
+        if inner is None:
+            break
+        exc = inner
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def load_documents(
     files: Iterable[SourceFile], on_file: Callable[[SourceFile], None] | None = None
 ) -> LoadResult:
@@ -108,7 +120,7 @@ def load_documents(
         try:
             result.documents.append(read_file(source, extractors))
         except Exception as exc:  # noqa: BLE001 - any reader failure means "skip this file"
-            reason = str(exc.__cause__ or exc).splitlines()[0][:200] or type(exc).__name__
+            reason = _reason(exc)
             result.skipped.append((str(source.path), reason))
             log.warning("skipped %s: %s", source.path, reason)
         if on_file is not None:

@@ -1,0 +1,109 @@
+"""Test doubles: a scripted chat model, a scripted engine, and an embedding-model wrapper."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from pydantic import PrivateAttr
+
+from bot.core.types import Answer, Source, Turn
+
+DEFAULT_REPLY = "Here is what the documentation says."
+
+
+class FakeChatModel:
+    """The ``ChatModel`` interface with scripted replies; records every prompt it receives."""
+
+    def __init__(self, *replies: str, default: str = DEFAULT_REPLY, name: str = "fake-model",
+                 adapter: str | None = None) -> None:
+        self.name, self.adapter, self.default = name, adapter, default
+        self._replies: deque[str] = deque(replies)
+        self.history: list[list[dict[str, str]]] = []
+
+    def enqueue(self, text: str) -> None:
+        self._replies.append(text)
+
+    def chat(self, messages: Sequence[dict[str, str]]) -> str:
+        self.history.append([dict(m) for m in messages])
+        return self._replies.popleft() if self._replies else self.default
+
+    def last_user_prompt(self) -> str:
+        return self.history[-1][-1]["content"]
+
+
+def make_source(n: int = 1, source: str = "doc.md", text: str = "Some text.") -> Source:
+    return Source(id=f"chunk-{n}", source=source, title=f"Title {n}", score=0.5, text=text)
+
+
+class FakeEngine:
+    """``AnswerPort`` returning canned answers; records (question, history) of each call."""
+
+    def __init__(self, text: str = "Canned answer [1].", error: Exception | None = None) -> None:
+        self.text, self.error = text, error
+        self.calls: list[tuple[str, tuple[Turn, ...]]] = []
+
+    def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+        self.calls.append((question, tuple(history)))
+        if self.error is not None:
+            raise self.error
+        return Answer(text=f"{self.text} ({len(self.calls)})", sources=(make_source(),),
+                      latency_ms=1.0, model="fake-model", adapter=None, query=question,
+                      context="[1] Title 1 (doc.md)\nSome text.")
+
+
+class WrappedEmbedding(BaseEmbedding):
+    """Delegates to a real embedding model, recording the texts it embeds for documents.
+
+    ``fail=True`` raises when asked to embed documents (a crash midway through a refresh).
+    With ``gate``, document embedding sets ``entered`` and then waits until ``gate`` is set,
+    so a test can act while a refresh is provably in progress.
+    """
+
+    model_name: str = "wrapped-embedding"
+    _inner: Any = PrivateAttr()
+    _texts: list[str] = PrivateAttr(default_factory=list)
+    _fail: bool = PrivateAttr(default=False)
+    _gate: threading.Event | None = PrivateAttr(default=None)
+    _entered: threading.Event = PrivateAttr(default_factory=threading.Event)
+
+    def __init__(self, inner: Any, fail: bool = False,
+                 gate: threading.Event | None = None) -> None:
+        super().__init__(embed_batch_size=inner.embed_batch_size)
+        self._inner, self._fail, self._gate = inner, fail, gate
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "WrappedEmbedding"
+
+    @property
+    def embedded(self) -> list[str]:
+        return list(self._texts)
+
+    @property
+    def entered(self) -> threading.Event:
+        return self._entered
+
+    def reset(self) -> None:
+        self._texts.clear()
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self._inner.get_query_embedding(query)  # type: ignore[no-any-return]
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self._get_query_embedding(query)
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self._get_text_embeddings([text])[0]
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        self._entered.set()
+        if self._gate is not None and not self._gate.wait(timeout=300):
+            raise TimeoutError("the test never opened the gate")
+        if self._fail:
+            raise RuntimeError("embedding backend crashed")
+        self._texts.extend(texts)
+        return self._inner.get_text_embedding_batch(texts)  # type: ignore[no-any-return]

@@ -1,0 +1,220 @@
+"""The ``supportbot`` command: --json contracts and one-line errors.
+
+In-process runs (typer's ``CliRunner``) reuse the session's models; a few runs go through a
+real ``python -m bot`` process to see the true exit code, stdout and stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from filelock import FileLock
+from typer.testing import CliRunner
+
+from bot.cli import app, main
+from bot.storage import Store
+from tests.helpers import run_bot
+
+INGEST_KEYS = {"documents", "chunks", "added", "changed", "deleted", "unchanged", "seconds"}
+ASK_KEYS = {"answer", "sources", "latency_ms", "model", "adapter"}
+SOURCE_KEYS = {"id", "source", "title", "score", "text"}
+STATUS_KEYS = {"documents", "chunks", "sources", "model", "adapter", "database"}
+
+
+def run_main(*args: str) -> tuple[int, str, str]:
+    """``supportbot ARGS`` in-process through ``main()`` (its error handling included)."""
+    runner = CliRunner()
+    with runner.isolation() as (stdout, stderr, _), pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sys, "argv", ["supportbot", *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        return code, stdout.getvalue().decode(), stderr.getvalue().decode()
+
+
+def one_json_object(stdout: str) -> dict[str, Any]:
+    lines = stdout.splitlines()
+    assert len(lines) == 1, stdout
+    data = json.loads(lines[0])
+    assert isinstance(data, dict)
+    return data
+
+
+def error_line(code: int, stderr: str, expected_code: int | None = None) -> str:
+    """The single ``error: ...`` line of a failed command."""
+    assert code != 0
+    if expected_code is not None:
+        assert code == expected_code
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, stderr
+    assert stderr.rstrip().splitlines()[-1] == errors[0]  # the error comes last
+    return errors[0]
+
+
+# --json contracts -----------------------------------------------------------------------
+def test_ingest_and_status_json(cli_models: None, corpus: Path, home: Path) -> None:
+    result = CliRunner().invoke(app, ["ingest", str(corpus), "--json"])
+    assert result.exit_code == 0, result.output
+    data = one_json_object(result.stdout)
+    assert set(data) >= INGEST_KEYS
+    assert (data["documents"], data["added"], data["changed"], data["deleted"],
+            data["unchanged"]) == (4, 4, 0, 0, 0)
+    assert data["chunks"] >= 4 and isinstance(data["seconds"], float)
+
+    again = one_json_object(CliRunner().invoke(app, ["refresh", "--json"]).stdout)
+    assert (again["added"], again["unchanged"]) == (0, 4)
+
+    status = CliRunner().invoke(app, ["status", "--json"])
+    assert status.exit_code == 0
+    info = one_json_object(status.stdout)
+    assert set(info) == STATUS_KEYS
+    assert (info["documents"], info["chunks"]) == (4, data["chunks"])
+    assert info["sources"] == [str(corpus.resolve())]
+    assert info["model"] == "llama_cpp:embedded SmolLM2-135M-Instruct"
+    assert info["adapter"] is None
+    assert info["database"] == f"sqlite:///{home / 'supportbot.db'}"
+
+
+def test_human_readable_ingest_and_status(cli_models: None, corpus: Path) -> None:
+    code, out, err = run_main("ingest", str(corpus))
+    assert code == 0, err
+    assert out.startswith("4 documents, ")
+    assert "(added 4, changed 0, deleted 0, unchanged 0)" in out
+    code, out, _ = run_main("status")
+    assert code == 0
+    assert "documents: 4" in out and "adapter: -" in out
+
+
+def test_ask_json_in_a_real_process(make_runtime: Callable[..., Any], corpus: Path,
+                                    home: Path, tmp_path: Path) -> None:
+    make_runtime().refresh([corpus], kind="ingest")
+    proc = run_bot(["ask", "--json", "How do I turn on two-factor authentication?"],
+                   home, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = one_json_object(proc.stdout)  # nothing else on stdout: no logs, no progress
+    assert set(data) == ASK_KEYS
+    assert data["answer"].strip()
+    assert data["sources"] and all(set(s) == SOURCE_KEYS for s in data["sources"])
+    assert data["sources"][0]["source"] == "two-factor-authentication.md"
+    assert data["model"] == "SmolLM2-135M-Instruct.Q4_1.gguf@q8_0"
+    assert data["adapter"] is None and data["latency_ms"] > 0
+
+
+def test_ask_plain_text_lists_sources(cli_models: None, corpus: Path) -> None:
+    assert run_main("ingest", str(corpus), "--json")[0] == 0
+    code, out, err = run_main("ask", "How do I bake sourdough bread?")
+    assert code == 0, err
+    assert out.startswith("I'm sorry, I couldn't find that")
+    assert "Sources:" not in out  # nothing relevant, so nothing cited
+
+
+# errors ---------------------------------------------------------------------------------
+def test_ingest_missing_path_in_a_real_process(home: Path, tmp_path: Path) -> None:
+    proc = run_bot(["ingest", "/does/not/exist"], home, tmp_path)
+    line = error_line(proc.returncode, proc.stderr, 2)
+    assert line == "error: /does/not/exist: no such file or folder — check the path and try again."
+    assert proc.stdout == ""
+
+
+def test_invalid_setting_in_a_real_process(home: Path, tmp_path: Path) -> None:
+    proc = run_bot(["status"], home, tmp_path, TOP_K="0")
+    line = error_line(proc.returncode, proc.stderr, 2)
+    assert line.startswith("error: Invalid setting TOP_K: ")
+    assert line.endswith("(see .env.example).")
+
+
+def test_ask_before_ingest_in_a_real_process(home: Path, tmp_path: Path) -> None:
+    proc = run_bot(["ask", "How do refunds work?"], home, tmp_path)
+    line = error_line(proc.returncode, proc.stderr)
+    assert "No knowledge index yet" in line and "supportbot ingest" in line
+
+
+def test_refresh_refused_while_another_process_holds_the_lock(home: Path,
+                                                              tmp_path: Path) -> None:
+    (home / "index").mkdir(parents=True)
+    with FileLock(str(home / "index" / "refresh.lock")):  # held by this test process
+        proc = run_bot(["refresh"], home, tmp_path)
+    line = error_line(proc.returncode, proc.stderr, 3)
+    assert line == ("error: A knowledge refresh is already running — wait for it to finish, "
+                    "then retry.")
+
+
+def test_ingest_empty_folder(cli_models: None, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    code, out, err = run_main("ingest", str(tmp_path / "empty"))
+    assert "no documents found" in error_line(code, err, 2)
+    assert out == ""
+
+
+def test_corrupt_pdf_is_skipped_with_a_warning(cli_models: None, tmp_path: Path) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "x.pdf").write_bytes(os.urandom(4096))
+    (folder / "guide.md").write_text("# Guide\n\nExports are emailed as a CSV archive.\n")
+    code, out, err = run_main("ingest", str(folder), "--json")
+    assert code == 0, err
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: skipped ")
+    assert "x.pdf" in warnings[0]
+    data = one_json_object(out)
+    assert (data["documents"], data["added"]) == (1, 1)
+    assert [Path(s["file"]).name for s in data["skipped"]] == ["x.pdf"]
+    code, out, _ = run_main("status", "--json")
+    assert one_json_object(out)["documents"] == 1
+
+
+def test_folder_with_only_a_corrupt_pdf(cli_models: None, tmp_path: Path, home: Path) -> None:
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "x.pdf").write_bytes(os.urandom(4096))
+    code, _, err = run_main("ingest", str(folder))
+    assert "None of the source files could be read" in error_line(code, err, 2)
+    assert "x.pdf" in err  # the warning names the file
+    runs = Store(f"sqlite:///{home / 'supportbot.db'}")
+    try:
+        assert runs.refresh_runs()[0].status == "failed"
+    finally:
+        runs.close()
+
+
+def test_missing_model_file_names_the_setting(monkeypatch: pytest.MonkeyPatch,
+                                              make_runtime: Callable[..., Any], corpus: Path,
+                                              embed_model: Any) -> None:
+    make_runtime().refresh([corpus], kind="ingest")
+    monkeypatch.setattr("bot.runtime.make_embed_model", lambda name="": embed_model)
+    monkeypatch.setenv("LLM_MODEL", "/nope.gguf")  # the real loader runs
+    code, _, err = run_main("ask", "Can I get a refund on an annual subscription?")
+    line = error_line(code, err)
+    assert line == "error: Model file not found: /nope.gguf — fix LLM_MODEL or remove it."
+
+
+def test_empty_question_is_an_input_error(home: Path) -> None:
+    code, _, err = run_main("ask", "   ")
+    assert "question is empty" in error_line(code, err, 2)
+
+
+def test_refresh_before_any_ingest(cli_models: None) -> None:
+    code, _, err = run_main("refresh")
+    assert "run `supportbot ingest PATH`" in error_line(code, err, 2)
+
+
+def test_unexpected_exception_is_one_line(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    def boom(self: Any) -> None:
+        raise KeyError("kaput")
+
+    monkeypatch.setattr("bot.runtime.Runtime.model_spec", boom)
+    code, _, err = run_main("status")
+    line = error_line(code, err, 1)
+    assert line.startswith("error: unexpected KeyError: 'kaput'")
+    assert "SUPPORTBOT_DEBUG=1" in line

@@ -1,0 +1,88 @@
+"""Reading sources: .txt, .html and .docx are indexed; names are relative to the folder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.errors import SourceError
+from knowledge.index import KnowledgeBase
+from knowledge.ingest import discover, load_documents
+
+HTML = """<!doctype html><html><head><title>Webhooks</title>
+<style>.note { color: red; }</style></head>
+<body><h1>Webhooks guide</h1>
+<p>Webhooks send a <b>POST</b> request to your <a href="https://x.example">endpoint</a>.</p>
+<ul><li>Retries: five times.</li></ul></body></html>"""
+
+
+@pytest.fixture
+def mixed(tmp_path: Path) -> Path:
+    import docx
+
+    root = tmp_path / "kb"
+    (root / "guides" / "deep").mkdir(parents=True)
+    (root / "guides" / "deep" / "office-hours.txt").write_text(
+        "Support is open Monday to Friday, 9am to 5pm Central European Time.\n")
+    (root / "webhooks.html").write_text(HTML)
+    document = docx.Document()
+    document.add_heading("Invoices", level=1)
+    document.add_paragraph("Invoices are emailed to the billing contact on the first day "
+                           "of each month.")
+    document.save(str(root / "invoices.docx"))
+    (root / ".hidden").mkdir()
+    (root / ".hidden" / "secret.md").write_text("# Secret\n\nNot for indexing.\n")
+    (root / "image.png").write_bytes(b"\x89PNG not a document")
+    return root
+
+
+def test_txt_html_and_docx_are_indexed_with_relative_names(
+    mixed: Path, tmp_path: Path, make_kb: Callable[..., KnowledgeBase]
+) -> None:
+    kb = make_kb(tmp_path / "index")
+    stats = kb.update([mixed])
+    assert (stats.documents, stats.added, stats.skipped) == (3, 3, ())
+    nodes = list(kb.load().index.docstore.docs.values())
+    by_source = {n.metadata["source"]: n.get_content() for n in nodes}
+    assert set(by_source) == {"guides/deep/office-hours.txt", "webhooks.html", "invoices.docx"}
+    assert "Monday to Friday" in by_source["guides/deep/office-hours.txt"]
+    html = by_source["webhooks.html"]
+    assert "Webhooks send a POST request to your endpoint." in html
+    assert "<" not in html and ">" not in html and "color: red" not in html
+    assert "first day of each month" in by_source["invoices.docx"]
+    titles = {n.metadata["source"]: n.metadata["title"] for n in nodes}
+    assert titles["guides/deep/office-hours.txt"] == "Office hours"
+
+
+def test_discover_names_a_single_file_by_its_name(mixed: Path) -> None:
+    files = discover([mixed / "guides" / "deep" / "office-hours.txt"])
+    assert [(f.name, f.path) for f in files] == [
+        ("office-hours.txt", (mixed / "guides" / "deep" / "office-hours.txt").resolve())]
+
+
+def test_corrupt_pdf_is_skipped_with_its_name(mixed: Path) -> None:
+    (mixed / "x.pdf").write_bytes(os.urandom(4096))
+    loaded = load_documents(discover([mixed]))
+    assert len(loaded.documents) == 3
+    assert [Path(file).name for file, _ in loaded.skipped] == ["x.pdf"]
+    reason = loaded.skipped[0][1]
+    assert reason and "\n" not in reason
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda root: root / "missing", "no such file or folder"),
+    (lambda root: root, "no documents found"),
+])
+def test_bad_source_paths(tmp_path: Path, make: Callable[[Path], Path], message: str) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SourceError, match=message):
+        discover([make(tmp_path / "empty")])
+
+
+def test_unsupported_single_file(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("a,b\n")
+    with pytest.raises(SourceError, match="unsupported file type"):
+        discover([tmp_path / "a.csv"])
