@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -102,4 +104,48 @@ def register(app: typer.Typer, feedback_app: typer.Typer, runtime: Any, emit: An
             f"Wrote {count} examples to {out} ({summary['positive']} 👍 / "
             f"{summary['negative']} 👎).")
 
+    @app.command("eval")
+    def eval_(
+        ctx: typer.Context,
+        qa_file: Annotated[Path, typer.Argument(help="JSONL: {question, answer[, source]"
+                                                "[, answerable]}.")],
+        adapter: Annotated[str | None, typer.Option(
+            help="Version or adapter folder (default: the serving one).")] = None,
+        limit: Annotated[int | None, typer.Option(help="First N questions only.")] = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Compare base, base+rag, tuned and tuned+rag on QA_FILE; write a report and chart."""
+        from training.evaluate import load_qa
+        from training.report import CONFIGS, run_configs, write_report
+
+        items = load_qa(qa_file)[:limit] if limit else load_qa(qa_file)
+        rt = runtime(ctx)
+        answerers = rt.eval_answerers(adapter)
+        with _progress(not as_json, len(items) * len(CONFIGS)) as tick:
+            results = run_configs(items, answerers, lambda name, done, total: tick(name))
+        meta = {"qa_file": str(qa_file), "questions": len(items),
+                "adapter": rt.resolve_adapter(adapter)[0], "index": rt.kb.current_name(),
+                "model": rt.model_spec().model or "embedded SmolLM2-135M-Instruct"}
+        md, png = write_report(results, rt.settings.supportbot_home / "reports", meta)
+        data = {"configs": {n: s.as_dict() for n, s in results.items()}, "report": str(md)}
+        if as_json:
+            emit(data)
+            return
+        typer.echo(md.read_text(encoding="utf-8").split("## Definitions")[0].rstrip())
+        typer.echo(f"\nReport: {md}\nChart:  {png}")
+
     app.add_typer(adapters_app, name="adapters")
+
+
+@contextmanager
+def _progress(show: bool, total: int) -> Iterator[Callable[[str], None]]:
+    """A rich progress bar over every answer of every configuration (stderr)."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    if not show:
+        yield lambda name: None
+        return
+    with Progress(console=Console(stderr=True)) as bar:
+        task = bar.add_task("evaluating", total=total)
+        yield lambda name: bar.update(task, advance=1, description=name)

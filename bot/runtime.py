@@ -106,6 +106,59 @@ class Runtime:
         provider = ModelProvider(self.model_spec(), lambda: fixed)
         return AnswerEngine(self.kb, provider.get(), self.engine.config)
 
+    def resolve_adapter(self, adapter: str | None) -> tuple[str, Path]:
+        """A registry version, an adapter folder (GGUF or PEFT), or the active adapter."""
+        from bot.errors import InputError
+
+        if adapter is None:
+            active = self.active_adapter()
+            if active is None:
+                raise InputError("No adapter is serving yet — run `supportbot train`, or pass "
+                                 "--adapter VERSION_OR_PATH.")
+            return active
+        if self.registry.gguf(adapter).exists():
+            return adapter, self.registry.path(adapter)
+        folder = Path(adapter).expanduser()
+        if (folder / "adapter.gguf").exists():
+            return folder.name, folder
+        if (folder / "adapter_model.safetensors").exists():
+            return folder.name, self._import_peft(folder)
+        raise InputError(f"{adapter}: not an adapter version or folder — see "
+                         "`supportbot adapters list`.")
+
+    def _import_peft(self, folder: Path) -> Path:
+        """Convert a PEFT adapter trained elsewhere to GGUF (cached under adapters/imported)."""
+        import hashlib
+
+        from transformers import AutoConfig
+
+        from training.export import peft_to_gguf
+        from training.train import BaseModel
+
+        digest = hashlib.sha256((folder / "adapter_model.safetensors").read_bytes()).hexdigest()
+        target = self.settings.adapters_dir / "imported" / digest[:16]
+        if not (target / "adapter.gguf").exists():
+            target.mkdir(parents=True, exist_ok=True)
+            base = BaseModel.embedded()
+            config = AutoConfig.from_pretrained(base.source, gguf_file=base.gguf_file)
+            peft_to_gguf(folder, target / "adapter.gguf", config.to_dict())
+        return target
+
+    def eval_answerers(self, adapter: str | None) -> dict[str, Any]:
+        """``base``, ``base+rag``, ``tuned``, ``tuned+rag``: QAItem → Answer callables."""
+        from knowledge.engine import answer_directly
+
+        tuned = self.resolve_adapter(adapter)
+        company = self.settings.company_name
+        models = {"base": ModelProvider(self.model_spec()).get(),
+                  "tuned": ModelProvider(self.model_spec(), lambda: tuned).get()}
+        out: dict[str, Any] = {}
+        for name, model in models.items():
+            engine = AnswerEngine(self.kb, model, self.engine.config)
+            out[name] = lambda item, m=model: answer_directly(m, item.question, company)
+            out[f"{name}+rag"] = lambda item, e=engine: e.answer(item.question)
+        return out
+
     def retrieve_chunks(self, question: str) -> list[ContextChunk]:
         """Top chunks for ``question`` as prompt context (RAFT training examples)."""
         hits = self.engine.retriever().retrieve(question).hits
