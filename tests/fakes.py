@@ -107,3 +107,25 @@ class WrappedEmbedding(BaseEmbedding):
             raise RuntimeError("embedding backend crashed")
         self._texts.extend(texts)
         return self._inner.get_text_embedding_batch(texts)  # type: ignore[no-any-return]
+
+
+class FakeAdmin:
+    """``KnowledgeAdminPort`` that records refresh/train requests and answers at once."""
+
+    def __init__(self) -> None:
+        self.refreshed: list[str] = []
+        self.trained: list[str] = []
+
+    def refresh(self, requested_by: str) -> str:
+        self.refreshed.append(requested_by)
+        return "Knowledge refreshed: 3 documents."
+
+    def train(self, requested_by: str) -> str:
+        self.trained.append(requested_by)
+        return "Training finished: adapter v-test promoted."
+
+    def status_text(self) -> str:
+        return "Knowledge base: 3 documents."
+
+    def is_refreshing(self) -> bool:
+        return False

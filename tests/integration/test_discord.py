@@ -22,6 +22,7 @@ from bot.core.router import Router
 from bot.core.types import Answer, Source, Turn
 from bot.storage import Store
 from bot.testing.fake_discord import FakeDiscordAPI
+from tests.fakes import FakeAdmin
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "discord"
 ALICE, BOB = "200000000000000001", "200000000000000002"
@@ -39,23 +40,6 @@ class FakeEngine:
         self.asked.append((question, tuple(history)))
         src = Source("c1", "billing/refunds.md", "Refund Policy", 0.9, "Refunds: 30 days.")
         return Answer(self.text, (src,), 5.0, "fake-model", None, question)
-
-
-class FakeAdmin:
-    refreshed: list[str]
-
-    def __init__(self) -> None:
-        self.refreshed = []
-
-    def refresh(self, requested_by: str) -> str:
-        self.refreshed.append(requested_by)
-        return "Knowledge refreshed: 3 documents."
-
-    def status_text(self) -> str:
-        return "Knowledge base: 3 documents."
-
-    def is_refreshing(self) -> bool:
-        return False
 
 
 @pytest.fixture()

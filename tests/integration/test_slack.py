@@ -18,6 +18,7 @@ from bot.core.router import Router
 from bot.core.types import Answer, Source, Turn
 from bot.storage import Store
 from bot.testing.fake_slack import BOT_USER_ID, FakeSlackAPI, signed_headers
+from tests.fakes import FakeAdmin
 
 SECRET = "test-signing-secret"
 ADMIN, USER = "UADMIN01", "UUSER001"
@@ -34,21 +35,6 @@ class FakeEngine:
         source = Source("c1", "billing/refunds.md", "Refund Policy", 0.9, "Refunds: 30 days.")
         return Answer(f"Refunds are possible within 30 days [1]. ({question})", (source,),
                       5.0, "fake-model", None, question)
-
-
-class FakeAdmin:
-    def __init__(self) -> None:
-        self.refreshed: list[str] = []
-
-    def refresh(self, requested_by: str) -> str:
-        self.refreshed.append(requested_by)
-        return "Knowledge refreshed: 3 documents."
-
-    def status_text(self) -> str:
-        return "Knowledge base: 3 documents."
-
-    def is_refreshing(self) -> bool:
-        return False
 
 
 class SlackRig:
@@ -214,3 +200,13 @@ def test_rate_limited_web_api_is_retried_after_retry_after(rig: SlackRig) -> Non
     rig.api.wait_for("chat.update")
     assert time.monotonic() - started >= 1.0  # waited Retry-After before retrying
     assert len(rig.api.of("chat.postMessage")) == 1
+
+
+def test_kb_train_is_admin_only_and_posts_the_gate_result(rig: SlackRig) -> None:
+    status, text = rig.command(USER, "train")
+    assert status == 200 and "only knowledge-base admins can train" in text
+    status, text = rig.command(ADMIN, "train")
+    assert status == 200 and "Training a new adapter" in text
+    posted = rig.api.wait_for("respond/r1")[0].params
+    assert posted["text"] == "Training finished: adapter v-test promoted."
+    assert rig.admin.trained == [f"slack:{ADMIN}"]
