@@ -74,7 +74,8 @@ class AdapterRegistry:
                 for key, value in fields.items():
                     setattr(run, key, value)
         if "metrics" in fields or "gate" in fields:
-            report = {"metrics": fields.get("metrics"), "gate": fields.get("gate")}
+            keys = ("data_hash", "examples", "metrics", "gate")
+            report = {key: fields.get(key) for key in keys}
             (self.path(version) / "metrics.json").write_text(json.dumps(report, indent=2))
 
     def promote(self, version: str) -> None:
