@@ -35,6 +35,7 @@ from common import (
     machine,
     make_runtime,
     quiet,
+    quiet_stderr,
     table,
 )
 
@@ -49,7 +50,8 @@ def llm_tokenizer() -> Any:
 
     from knowledge.llm import embedded_gguf
 
-    vocab = llama_cpp.Llama(model_path=str(embedded_gguf()), vocab_only=True, verbose=False)
+    with quiet_stderr():
+        vocab = llama_cpp.Llama(model_path=str(embedded_gguf()), vocab_only=True, verbose=False)
     return lambda text: len(vocab.tokenize(text.encode(), add_bos=False, special=False))
 
 
@@ -124,10 +126,12 @@ def main() -> None:
     parser.add_argument("--dense-weight", type=float, default=None,
                         help="weight of the dense retriever in score fusion (0..1; default even)")
     parser.add_argument("--limit", type=int, default=None, help="first N questions only")
+    parser.add_argument("--split", choices=("test", "train"), default="test",
+                        help="qa-test.jsonl (the target's 50 questions) or qa-train.jsonl")
     args = parser.parse_args()
     docs, qa_path = emanual(args.data)
     quiet()
-    qa = load_qa(qa_path, args.limit)
+    qa = load_qa(qa_path.with_name(f"qa-{args.split}.jsonl"), args.limit)
 
     from bot.settings import Settings
     from knowledge import retrieve
@@ -148,7 +152,8 @@ def main() -> None:
         }
     hybrid = results["hybrid"]["hit_at_0_8"]
     result = {
-        "benchmark": "retrieval", "machine": machine(), "questions": len(qa),
+        "benchmark": "retrieval", "machine": machine(), "split": args.split,
+        "questions": len(qa),
         "config": {"chunk_size": size, "chunk_overlap": overlap, "top_k": args.top_k,
                    "fusion_mode": fusion,
                    "candidates": args.candidates or _default_candidates(),
@@ -162,7 +167,7 @@ def main() -> None:
     rows = [(m, r["mean_coverage"], r["hit_at_0_8"], r["ctx_tokens"], r["ms_per_query"])
             for m, r in results.items()]
     text = (
-        f"Retrieval coverage — e-manual, {len(qa)} test questions, {stats.chunks} chunks "
+        f"Retrieval coverage — e-manual, {len(qa)} {args.split} questions, {stats.chunks} chunks "
         f"(chunk {size}/{overlap}, top-{args.top_k}, fusion {fusion}, "
         f"candidates {result['config']['candidates']}, dense weight "
         f"{args.dense_weight if args.dense_weight is not None else 'even'})\n"

@@ -16,7 +16,8 @@ import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,33 @@ def quiet() -> None:
 
     warnings.filterwarnings("ignore")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    logging.basicConfig(level=logging.ERROR)  # later basicConfig calls become no-ops
     logging.getLogger().setLevel(logging.ERROR)
-    for name in ("transformers", "sentence_transformers", "llama_index", "httpx"):
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    except Exception:  # noqa: BLE001 - cosmetic only
+        pass
+    import bm25s  # noqa: F401 - it sets its own logger to DEBUG on import; import it first
+
+    for name in ("transformers", "sentence_transformers", "llama_index", "httpx", "bm25s"):
         logging.getLogger(name).setLevel(logging.ERROR)
+
+
+@contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Hide C-level chatter on fd 2 (llama.cpp model loading) for the duration."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)

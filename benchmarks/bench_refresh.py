@@ -1,0 +1,160 @@
+"""Incremental refresh: full build of a >= 2,000-document corpus vs refresh after 1 change.
+
+A corpus is generated into a temporary folder from the e-manual: each of its 259 sections in
+``--variants`` copies (default 8, so 2,072 documents), one folder per variant, every copy
+with a distinguishing line naming a TV series, so no two documents are identical. With
+``--max-words N`` each section body is cut to its first N words to keep the chunk count (and
+the full build, which is dominated by embedding every chunk on the CPU) moderate; the default,
+0, keeps the sections whole (about 8 x 390 chunks at the default chunk size).
+
+Then, with the product's ``KnowledgeBase`` (default settings, temporary index folder):
+
+1. full build: ``update([corpus])`` into an empty index;
+2. one document is changed (a sentence appended to one section of variant 1);
+3. refresh: ``update()`` — the product re-reads all sources, re-embeds only documents whose
+   content hash changed, rewrites the build aside and swaps it in.
+
+Reported: both wall times and refresh/full (target <= 5%), the refresh's document counts,
+and how many texts the embedding model was asked to embed during each step (counted with a
+LlamaIndex instrumentation handler on ``EmbeddingEndEvent``) next to the changed document's
+chunk count — the refresh should embed exactly that document's chunks and nothing else.
+``read_s`` is the time of ``load_documents`` over the corpus alone (part of every refresh).
+
+    python benchmarks/bench_refresh.py [--variants 8] [--max-words 0] [--json]
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from common import base_parser, emanual, emit, machine, make_runtime, quiet, table
+
+TARGET = 0.05
+SERIES = ("Q60", "Q70", "Q80", "QN85", "QN90", "QN95", "S90", "S95", "The Frame", "The Serif")
+
+
+def make_corpus(docs: Path, out: Path, variants: int, max_words: int) -> list[Path]:
+    files = []
+    sections = sorted(docs.glob("*.md"))
+    for k in range(variants):
+        series = f"{SERIES[k % len(SERIES)]}{'' if k < len(SERIES) else f'-{k}'}"
+        folder = out / f"variant-{k:02d}"
+        folder.mkdir(parents=True)
+        for section in sections:
+            head, _, body = section.read_text().partition("\n")
+            if max_words:
+                body = " ".join(body.split()[:max_words])
+            target = folder / section.name
+            target.write_text(f"{head} ({series})\n\nThis section applies to the {series} TV "
+                              f"series (manual variant {k + 1}).\n{body}\n")
+            files.append(target)
+    return files
+
+
+class EmbedCounter:
+    """Counts the texts LlamaIndex embedding models are asked to embed."""
+
+    def __init__(self) -> None:
+        from llama_index.core.instrumentation import get_dispatcher
+        from llama_index.core.instrumentation.event_handlers import BaseEventHandler
+        from llama_index.core.instrumentation.events.embedding import EmbeddingEndEvent
+
+        counter = self
+
+        class Handler(BaseEventHandler):
+            @classmethod
+            def class_name(cls) -> str:
+                return "BenchEmbedCounter"
+
+            def handle(self, event: Any, **kwargs: Any) -> None:
+                if isinstance(event, EmbeddingEndEvent):
+                    counter.texts += len(event.chunks)
+
+        self.texts = 0
+        get_dispatcher().add_event_handler(Handler())
+
+    def take(self) -> int:
+        count, self.texts = self.texts, 0
+        return count
+
+
+def main() -> None:
+    parser = base_parser(__doc__ or "")
+    parser.add_argument("--variants", type=int, default=8, help="copies of each section")
+    parser.add_argument("--max-words", type=int, default=0,
+                        help="cut each section body to N words (0 = whole sections)")
+    args = parser.parse_args()
+    docs, _ = emanual(args.data, need_qa=False)
+    quiet()
+
+    from knowledge.ingest import discover, load_documents
+
+    with tempfile.TemporaryDirectory(prefix="bench-refresh-") as tmp:
+        corpus = Path(tmp) / "corpus"
+        files = make_corpus(docs, corpus, args.variants, args.max_words)
+        rt = make_runtime(Path(tmp) / "home")
+        kb = rt.kb
+        rt.embed_model.get_text_embedding("warm-up")
+        counter = EmbedCounter()
+        counter.take()
+
+        started = time.perf_counter()
+        full = kb.update([corpus])
+        full_s = time.perf_counter() - started
+        full_embedded = counter.take()
+
+        changed = corpus / "variant-01" / files[14].name
+        changed.write_text(changed.read_text() + "\nUpdated: remote support is now available "
+                           "around the clock, every day of the year.\n")
+        started = time.perf_counter()
+        refresh = kb.update()
+        refresh_s = time.perf_counter() - started
+        refresh_embedded = counter.take()
+
+        loaded = kb.load()
+        changed_id = str(changed.resolve())
+        changed_chunks = sum(1 for node in loaded.index.docstore.docs.values()
+                             if node.ref_doc_id == changed_id)
+        started = time.perf_counter()
+        load_documents(discover([corpus]))
+        read_s = time.perf_counter() - started
+
+    ratio = refresh_s / full_s
+    only_changed = refresh_embedded == changed_chunks and refresh.changed == 1
+    result = {
+        "benchmark": "refresh", "machine": machine(),
+        "corpus": {"documents": full.documents, "chunks": full.chunks,
+                   "variants": args.variants, "max_words": args.max_words,
+                   "chunk_size": rt.settings.chunk_size,
+                   "chunk_overlap": rt.settings.chunk_overlap},
+        "full": {"seconds": round(full_s, 2), "embedded_texts": full_embedded},
+        "refresh": {"seconds": round(refresh_s, 2), "embedded_texts": refresh_embedded,
+                    "added": refresh.added, "changed": refresh.changed,
+                    "deleted": refresh.deleted, "unchanged": refresh.unchanged},
+        "changed_document_chunks": changed_chunks,
+        "embedded_only_changed_document": only_changed,
+        "read_s": round(read_s, 2),
+        "ratio_refresh_over_full": round(ratio, 4),
+        "target": {"ratio": TARGET, "met": ratio <= TARGET},
+    }
+    rows = [("full build", round(full_s, 2), full_embedded, full.documents),
+            ("refresh (1 changed)", round(refresh_s, 2), refresh_embedded, refresh.changed)]
+    text = (
+        f"Refresh — generated corpus of {full.documents} documents, {full.chunks} chunks "
+        f"({args.variants} variants x {len(files) // max(1, args.variants)} sections"
+        f"{f', bodies cut to {args.max_words} words' if args.max_words else ''})\n"
+        + table(rows, ("step", "seconds", "texts embedded", "docs embedded"))
+        + f"\nrefresh/full = {ratio:.2%} (target <= {TARGET:.0%}: "
+        + ("met" if ratio <= TARGET else "NOT met")
+        + f"); the changed document has {changed_chunks} chunks — refresh embedded "
+        + ("only those" if only_changed else f"{refresh_embedded} texts")
+        + f"; reading the {full.documents} files alone takes {read_s:.2f} s"
+    )
+    emit(result, args.json, text)
+
+
+if __name__ == "__main__":
+    main()
