@@ -46,8 +46,8 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr = Field(SecretStr("not-needed"))
 
     embed_model: str = Field("", description="Embedding model path or HF id; empty = MiniLM.")
-    chunk_size: int = Field(200, ge=32, le=4096, description="Chunk size in embedding tokens.")
-    chunk_overlap: int = Field(20, ge=0)
+    chunk_size: int = Field(448, ge=32, le=4096, description="Chunk size in embedding tokens.")
+    chunk_overlap: int = Field(48, ge=0)
     top_k: int = Field(3, ge=1, le=20)
     retrieval_mode: RetrievalMode = "hybrid"
     min_relevance: float = Field(
@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     @field_validator("chunk_overlap")
     @classmethod
     def _overlap_below_size(cls, value: int, info: object) -> int:
-        size = getattr(info, "data", {}).get("chunk_size", 200)
+        size = getattr(info, "data", {}).get("chunk_size", 448)
         if value >= size:
             raise ValueError(f"must be smaller than CHUNK_SIZE ({size})")
         return value

@@ -15,7 +15,9 @@ from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from knowledge.index import LoadedIndex
 
-FUSION_MODE = "reciprocal_rerank"
+# Chosen by benchmarks/sweep_retrieval.py on the e-manual (BENCHMARKS.md): min-max normalised
+# score fusion of 5 candidates per retriever beat reciprocal rank at every chunk size.
+FUSION_MODE = "relative_score"
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class HybridRetriever:
     """``mode`` is hybrid, dense or bm25; ``top_k`` chunks come back, best first."""
 
     def __init__(self, loaded: LoadedIndex, mode: str = "hybrid", top_k: int = 3,
-                 fusion_mode: str = FUSION_MODE, candidates: int = 10) -> None:
+                 fusion_mode: str = FUSION_MODE, candidates: int = 5) -> None:
         self.loaded, self.mode, self.top_k = loaded, mode, top_k
         self.embed_model = loaded.index._embed_model
         self.dense = loaded.index.as_retriever(similarity_top_k=max(top_k, candidates))
