@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -39,6 +40,9 @@ from llama_index.retrievers.bm25 import BM25Retriever
 
 from bot.errors import IndexMissingError, RefreshInProgressError, SourceError
 from knowledge.ingest import discover, load_documents
+
+# bm25s sets its own logger to DEBUG when imported (above); put it back to warnings only.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 INGEST_DOCSTORE = "ingest_docstore.json"
 BM25_DIR = "bm25"
