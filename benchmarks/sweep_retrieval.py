@@ -12,11 +12,15 @@ coverage >= 0.8) on:
   used as a development set: a configuration picked on 50 questions alone is mostly picking
   noise (one question = 0.02), so prefer what also holds on ``train``.
 
+``vs base`` counts, over every question scored, the questions a configuration gets to
+coverage >= 0.8 and the ``--baseline`` fusion (same chunking) does not (+), and the reverse
+(-): +7/-2 is a consistent gain, +22/-23 is churn.
+
 ``ctx`` is the mean size of the numbered context block shown to the model, in SmolLM2 tokens
 (prefill costs ~2 ms a token here), on the test questions. Query embeddings are computed once
 per question and reused across configurations (same model, same vectors; only faster).
 
-    python benchmarks/sweep_retrieval.py [--chunks 200/20,320/32,384/40,512/50]
+    python benchmarks/sweep_retrieval.py [--chunks 200/20,384/40,448/48,512/50]
         [--fusion-modes reciprocal_rerank,relative_score,dist_based_score]
         [--candidates 3,5,10] [--dense-weights 0.4,0.6] [--split both] [--json]
 """
@@ -59,7 +63,8 @@ class CachedQueryEmbedding:
         return self.cache[query]
 
 
-def score(retriever: Any, qa: list[dict[str, str]], count_tokens: Any | None) -> dict[str, Any]:
+def score(retriever: Any, qa: list[dict[str, str]], count_tokens: Any | None,
+          hits_out: list[bool]) -> dict[str, Any]:
     covs, ctx = [], []
     for row in qa:
         hits = retriever.retrieve(row["question"]).hits
@@ -69,6 +74,7 @@ def score(retriever: Any, qa: list[dict[str, str]], count_tokens: Any | None) ->
                                    str(h.node.metadata.get("title", "")), h.node.get_content())
                       for h in hits]
             ctx.append(count_tokens(format_context(chunks)))
+    hits_out += [c >= 0.8 for c in covs]
     out = {"hit": round(sum(c >= 0.8 for c in covs) / len(covs), 4),
            "mean": round(sum(covs) / len(covs), 4)}
     if ctx:
@@ -78,7 +84,7 @@ def score(retriever: Any, qa: list[dict[str, str]], count_tokens: Any | None) ->
 
 def main() -> None:
     parser = base_parser(__doc__ or "")
-    parser.add_argument("--chunks", default="200/20,320/32,384/40,512/50",
+    parser.add_argument("--chunks", default="200/20,384/40,448/48,512/50",
                         help="comma-separated SIZE/OVERLAP settings")
     parser.add_argument("--fusion-modes",
                         default="reciprocal_rerank,relative_score,dist_based_score")
@@ -87,6 +93,8 @@ def main() -> None:
                         help="comma-separated dense weights for the score fusions ('' = even)")
     parser.add_argument("--top-k", type=int, default=3)
     parser.add_argument("--split", choices=("test", "train", "both"), default="both")
+    parser.add_argument("--baseline", default="reciprocal_rerank/10",
+                        help="FUSION/CANDIDATES that 'vs base' wins/losses are counted against")
     args = parser.parse_args()
     docs, qa_test = emanual(args.data)
     qa_train = qa_test.with_name("qa-train.jsonl")
@@ -121,15 +129,19 @@ def main() -> None:
                                        "chunks": stats.chunks, "mode": mode,
                                        "fusion": fusion or "", "candidates": k or "",
                                        "dense_weight": w if w is not None else ""}
+                hits: list[bool] = []
                 for name, qa in splits.items():
-                    row[name] = score(retriever, qa, count_tokens if name == "test" else None)
+                    row[name] = score(retriever, qa, count_tokens if name == "test" else None,
+                                      hits)
+                row["_hits"] = hits
                 results.append(row)
                 if not args.json:
                     print(_line(row), file=sys.stderr, flush=True)
+    _compare(results, args.baseline)
     result = {"benchmark": "retrieval-sweep", "machine": machine(), "top_k": args.top_k,
               "splits": {n: len(q) for n, q in splits.items()},
               "seconds": round(time.perf_counter() - started, 1), "results": results}
-    header = ["chunk", "mode", "fusion", "cand", "w"]
+    header = ["chunk", "mode", "fusion", "cand", "w", "vs base"]
     if "test" in splits:
         header += ["test hit@.8", "test cov", "ctx tok"]
     if "train" in splits:
@@ -137,7 +149,7 @@ def main() -> None:
     rows = []
     for r in results:
         cells = [f"{r['chunk_size']}/{r['chunk_overlap']}", r["mode"], r["fusion"],
-                 r["candidates"], r["dense_weight"]]
+                 r["candidates"], r["dense_weight"], r.get("vs_base", "")]
         if "test" in r:
             cells += [r["test"]["hit"], r["test"]["mean"], r["test"]["ctx"]]
         if "train" in r:
@@ -146,6 +158,25 @@ def main() -> None:
     text = (f"Retrieval sweep — top-{args.top_k}, splits {result['splits']}, "
             f"{result['seconds']} s\n" + table(rows, header))
     emit(result, args.json, text)
+
+
+def _compare(results: list[dict[str, Any]], baseline: str) -> None:
+    """Per chunking: questions won/lost (hit@0.8 flips) against the baseline fusion, over
+    every question scored — a paired view that shows whether a difference is more than a
+    handful of questions moving both ways."""
+    fusion, _, k = baseline.partition("/")
+    for row in results:
+        base = next((r for r in results
+                     if (r["chunk_size"], r["chunk_overlap"]) == (row["chunk_size"],
+                                                                  row["chunk_overlap"])
+                     and r["mode"] == "hybrid" and r["fusion"] == fusion
+                     and str(r["candidates"]) == k and r["dense_weight"] == ""), None)
+        if base is not None and row["mode"] == "hybrid" and row is not base:
+            pairs = list(zip(row["_hits"], base["_hits"], strict=True))
+            row["vs_base"] = (f"+{sum(a and not b for a, b in pairs)}"
+                              f"/-{sum(b and not a for a, b in pairs)}")
+    for row in results:
+        del row["_hits"]
 
 
 def _line(row: dict[str, Any]) -> str:
