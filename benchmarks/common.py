@@ -41,8 +41,9 @@ def emanual(data: Path, need_qa: bool = True) -> tuple[Path, Path]:
     root = Path(data).expanduser() / EMANUAL
     docs, qa = root / "docs", root / "qa-test.jsonl"
     if not docs.is_dir() or not any(docs.glob("*.md")) or (need_qa and not qa.is_file()):
-        sys.exit(f"error: benchmark data not found at {root} (expected docs/*.md and "
-                 "qa-test.jsonl) — pass --data PATH to the shared data folder.")
+        wanted = "docs/*.md and qa-test.jsonl" if need_qa else "docs/*.md"
+        sys.exit(f"error: benchmark data not found at {root} (expected {wanted}) — pass "
+                 "--data PATH to the shared data folder.")
     return docs, qa
 
 
