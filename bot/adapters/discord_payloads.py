@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.adapters.render import source_lines, split_message
+from bot.adapters.render import split_message, with_sources
 from bot.core.types import IncomingMessage, ReactionEvent, Reply
 
 PLATFORM = "discord"
@@ -75,10 +75,4 @@ def reaction_from_payload(data: Mapping[str, Any], added: bool,
 
 def to_markdown(reply: Reply) -> list[str]:
     """The reply as Discord messages (≤ 2,000 characters each): text, then cited sources."""
-    lines = source_lines(reply.sources, reply.text)
-    text = reply.text
-    if lines:
-        text += "\n\n**Sources**\n" + "\n".join(
-            re.sub(r"^(\[\d+\]) (\S+) — ", r"\1 `\2` — ", line) for line in lines
-        )
-    return split_message(text, MESSAGE_LIMIT)
+    return split_message(with_sources(reply, "**Sources**"), MESSAGE_LIMIT)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.core.citations import cited_numbers
 from bot.core.types import Reply, Source
 
@@ -10,6 +12,15 @@ def source_lines(sources: tuple[Source, ...], text: str) -> list[str]:
     """``[n] path — title`` for the cited sources (all of them if none is cited)."""
     numbers = cited_numbers(text, len(sources)) or list(range(1, len(sources) + 1))
     return [f"[{n}] {sources[n - 1].source} — {sources[n - 1].title}" for n in sorted(numbers)]
+
+
+def with_sources(reply: Reply, heading: str) -> str:
+    """Reply text plus a source list under ``heading``, paths as inline code (chat markdown)."""
+    lines = source_lines(reply.sources, reply.text)
+    if not lines:
+        return reply.text
+    coded = [re.sub(r"^(\[\d+\]) (\S+) — ", r"\1 `\2` — ", line) for line in lines]
+    return f"{reply.text}\n\n{heading}\n" + "\n".join(coded)
 
 
 def plain_text(reply: Reply) -> str:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot.adapters.render import source_lines, split_message
+from bot.adapters.render import split_message, with_sources
 from bot.core.types import AdminCommand, IncomingMessage, ReactionEvent, Reply
 
 PLATFORM = "slack"
@@ -72,10 +72,5 @@ def admin_from_command(body: Mapping[str, Any]) -> AdminCommand:
 
 def to_mrkdwn(reply: Reply) -> list[str]:
     """The reply as Slack mrkdwn messages: text, then the cited sources."""
-    text = re.sub(r"\*\*(.+?)\*\*", r"*\1*", reply.text)
-    lines = source_lines(reply.sources, reply.text)
-    if lines:
-        text += "\n\n*Sources*\n" + "\n".join(
-            re.sub(r"^(\[\d+\]) (\S+) — ", r"\1 `\2` — ", line) for line in lines
-        )
-    return split_message(text, MESSAGE_LIMIT)
+    bold = Reply(re.sub(r"\*\*(.+?)\*\*", r"*\1*", reply.text), reply.sources)
+    return split_message(with_sources(bold, "*Sources*"), MESSAGE_LIMIT)
