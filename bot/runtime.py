@@ -82,7 +82,8 @@ class Runtime:
     def engine(self) -> AnswerEngine:
         s = self.settings
         config = EngineConfig(mode=s.retrieval_mode, top_k=s.top_k,
-                              min_relevance=s.min_relevance, company=s.company_name)
+                              min_relevance=s.min_relevance, company=s.company_name,
+                              context_chars=s.context_chars)
         return AnswerEngine(self.kb, self.models, config)
 
     @cached_property

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     chunk_size: int = Field(448, ge=32, le=4096, description="Chunk size in embedding tokens.")
     chunk_overlap: int = Field(48, ge=0)
     top_k: int = Field(3, ge=1, le=20)
+    context_chars: int = Field(
+        0, ge=0, le=20000,
+        description="Characters of each retrieved chunk shown to the model (0 = all).")
     retrieval_mode: RetrievalMode = "hybrid"
     min_relevance: float = Field(
         0.3, ge=0.0, le=1.0, description="Below this dense similarity nothing is relevant."

@@ -19,7 +19,9 @@ from knowledge.prompts import (
     IDK_REPLY,
     ContextChunk,
     build_messages,
+    focus,
     format_context,
+    key_words,
     says_dont_know,
 )
 from knowledge.retrieve import HybridRetriever
@@ -79,6 +81,7 @@ class EngineConfig:
     top_k: int = 3
     min_relevance: float = 0.3
     company: str = "Orbitask"
+    context_chars: int = 0  # per retrieved chunk shown to the model; 0 = whole chunk
 
 
 class AnswerEngine:
@@ -117,7 +120,9 @@ class AnswerEngine:
                    text=hit.node.get_content())
             for hit in found.hits
         )
-        chunks = [ContextChunk(s.source, s.title, s.text) for s in sources]
+        words = key_words(query)
+        chunks = [focus(ContextChunk(s.source, s.title, s.text), words,
+                        self.config.context_chars) for s in sources]
         model = self.current_model()
         raw = model.chat(build_messages(query, chunks, company=self.config.company))
         if not raw or says_dont_know(raw):

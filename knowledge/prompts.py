@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.core.types import Turn
 
@@ -31,7 +31,12 @@ SYSTEM_RULES = (
 # are replaced before the model sees them: the rules above say to ignore them, but a 135M model
 # is easily swayed, so the filter is the first line of defence and the rules the second.
 _INJECTION = re.compile(
-    r"(ignore|disregard|forget|override)\b[^.\n]{0,60}\b(rules?|instructions?|prompts?|guidelines)"
+    # "ignore your/previous/all … rules" or "forget the rules above"; an ordinary sentence such
+    # as "admins can override the default sharing rules" is left alone.
+    r"(ignore|disregard|forget|override)\b[^.\n]{0,30}\b("
+    r"(your|previous|prior|above|earlier|all|any|system)\b[^.\n]{0,30}\b"
+    r"(rules?|instructions?|prompts?|guidelines)"
+    r"|(rules?|instructions?|prompts?|guidelines)\s+(above|before|you were given|given to you))"
     r"|\b(system prompt|you are now|new instructions?|act as|jailbreak)\b"
     r"|\b(assistant|ai|bot|model)\s*[:,]?\s*(must|should|will)\s+(now\s+)?(say|reply|answer|respond)",
     re.IGNORECASE,
@@ -47,6 +52,34 @@ class ContextChunk:
     source: str
     title: str
     text: str
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+_BREAK = re.compile(r"[.!?]\s+|\n+")
+
+
+def key_words(text: str) -> set[str]:
+    """The words that say what a text is about (longer than 3 letters, or numbers)."""
+    return {w for w in _WORD.findall(text.lower()) if len(w) > 3 or w.isdigit()}
+
+
+def focus(chunk: ContextChunk, words: set[str], limit: int) -> ContextChunk:
+    """At most ``limit`` characters of the chunk (0: all of it): the window, starting at a
+    sentence or line break, that shares most ``words`` — the part worth the model's time.
+
+    Serving passes the question's words; training passes the question's and the answer's, so
+    the training window holds the answer. Hand-written: LlamaIndex's sentence optimizer
+    re-embeds every sentence, which costs more than the prefill it saves on these CPUs.
+    """
+    text = chunk.text.strip()
+    if limit <= 0 or len(text) <= limit:
+        return chunk
+    starts = [0] + [m.end() for m in _BREAK.finditer(text) if m.end() < len(text)]
+    best = max(starts, key=lambda s: (len(key_words(text[s:s + limit]) & words), -s))
+    window = text[best:best + limit]
+    if best + limit < len(text) and " " in window:
+        window = window.rsplit(" ", 1)[0]
+    return replace(chunk, text=window.strip())
 
 
 def neutralize(text: str) -> str:

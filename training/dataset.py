@@ -22,11 +22,18 @@ from typing import Any
 from bot.core.citations import CITATION, cited_numbers
 from bot.errors import InputError
 from bot.storage.store import Store, TrainingFeedbackRow
-from knowledge.prompts import IDK_REPLY, ContextChunk, build_messages, says_dont_know
+from knowledge.prompts import (
+    IDK_REPLY,
+    ContextChunk,
+    build_messages,
+    focus,
+    key_words,
+    says_dont_know,
+)
 
 SEED_PATH = Path(__file__).parent / "seed" / "tone.jsonl"
 NO_CONTEXT_KINDS = frozenset({"greeting", "smalltalk"})
-CHUNK_CHARS = 600
+CHUNK_CHARS = 400
 
 
 @dataclass(frozen=True)
@@ -279,12 +286,6 @@ def feedback_examples(store: Store, policy: FeedbackPolicy = FeedbackPolicy()) -
 
 # chat records ----------------------------------------------------------------------------
 _HEADER = re.compile(r"^\[(\d+)\] (.*) \(([^()\n]*)\)$", re.MULTILINE)
-_WORD = re.compile(r"[a-z0-9]+")
-_BREAK = re.compile(r"[.!?]\s+|\n+")
-
-
-def _words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if len(w) > 3 or w.isdigit()}
 
 
 def parse_context(text: str | None) -> list[ContextChunk]:
@@ -297,19 +298,6 @@ def parse_context(text: str | None) -> list[ContextChunk]:
     ends = [h.start() for h in heads[1:]] + [len(text)]
     return [ContextChunk(h.group(3), h.group(2), text[h.end():end].strip())
             for h, end in zip(heads, ends, strict=True)]
-
-
-def _trim(chunk: ContextChunk, words: set[str], limit: int = CHUNK_CHARS) -> ContextChunk:
-    """At most ``limit`` characters of the chunk: the window sharing most words with ``words``."""
-    text = chunk.text.strip()
-    if len(text) <= limit:
-        return chunk
-    starts = [0] + [m.end() for m in _BREAK.finditer(text) if m.end() < len(text)]
-    best = max(starts, key=lambda s: (len(_words(text[s:s + limit]) & words), -s))
-    window = text[best:best + limit]
-    if best + limit < len(text) and " " in window:
-        window = window.rsplit(" ", 1)[0]
-    return replace(chunk, text=window.strip())
 
 
 def _cite(answer: str, k: int) -> str:
@@ -331,8 +319,8 @@ def _holds_answer(chunk: ContextChunk, ex: Example) -> bool:
         return chunk.source == ex.source
     if ex.context:
         return " ".join(ex.context.split()) in " ".join(chunk.text.split())
-    words = _words(ex.answer)
-    return bool(words) and len(words & _words(chunk.text)) >= 0.6 * len(words)
+    words = key_words(ex.answer)
+    return bool(words) and len(words & key_words(chunk.text)) >= 0.6 * len(words)
 
 
 def _oracle_chunk(ex: Example, found: Sequence[ContextChunk]) -> ContextChunk:
@@ -388,8 +376,8 @@ def to_chat_records(examples: Sequence[Example],
     records = []
     for ex in examples:
         chunks, answer = _context_for(ex, retrieve, distractor_share, n_context, seed)
-        words = _words(f"{ex.question} {ex.answer}")
-        messages = build_messages(ex.question, [_trim(c, words) for c in chunks],
+        words = key_words(f"{ex.question} {ex.answer}")
+        messages = build_messages(ex.question, [focus(c, words, CHUNK_CHARS) for c in chunks],
                                   company=company)
         messages.append({"role": "assistant", "content": answer})
         records.append({"messages": messages, "kind": ex.kind, "label": ex.label})

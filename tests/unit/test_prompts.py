@@ -9,7 +9,9 @@ from knowledge.prompts import (
     REDACTED,
     ContextChunk,
     build_messages,
+    focus,
     format_context,
+    key_words,
     neutralize,
     says_dont_know,
 )
@@ -103,3 +105,18 @@ def test_says_dont_know_detects_declines(text: str) -> None:
 ])
 def test_says_dont_know_ignores_answers(text: str) -> None:
     assert not says_dont_know(text)
+
+
+def test_focus_keeps_the_window_about_the_question() -> None:
+    filler = "Nothing to see in this sentence at all. " * 30
+    chunk = ContextChunk("a.md", "A", filler + "Invoices are emailed monthly. " + filler)
+    kept = focus(chunk, key_words("when are invoices emailed"), 200)
+    assert len(kept.text) <= 200 and "Invoices are emailed monthly." in kept.text
+    assert focus(chunk, {"invoices"}, 0) == chunk  # 0 = the whole chunk
+    short = ContextChunk("b.md", "B", "Short text.")
+    assert focus(short, {"short"}, 200) == short
+
+
+def test_ordinary_policy_sentences_are_not_blanked() -> None:
+    text = "Workspace admins can override the default sharing rules for a project."
+    assert neutralize(text) == text
