@@ -54,9 +54,11 @@ def raw_prompt(rt: Any, answer: Any) -> str:
     """The prompt the engine sent for ``answer``, rebuilt from its sources."""
     from llama_index.core.llms import ChatMessage
 
-    from knowledge.prompts import ContextChunk, build_messages
+    from knowledge.prompts import ContextChunk, build_messages, focus, key_words
 
-    chunks = [ContextChunk(s.source, s.title, s.text) for s in answer.sources]
+    words, limit = key_words(answer.query), rt.settings.context_chars
+    chunks = [focus(ContextChunk(s.source, s.title, s.text), words, limit)
+              for s in answer.sources]
     messages = build_messages(answer.query, chunks, company=rt.settings.company_name)
     chat = [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
     return str(rt.model.llm.messages_to_prompt(chat))
@@ -67,13 +69,17 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="first N test questions")
     parser.add_argument("--keep-cache", action="store_true",
                         help="no KV-cache reset: engine pass, then raw pass (see docstring)")
+    parser.add_argument("--context-chars", type=int, default=0,
+                        help="CONTEXT_CHARS: characters of each chunk shown to the model")
+    parser.add_argument("--adapter", default="", help="LLM_ADAPTER: a GGUF LoRA file to serve")
     args = parser.parse_args()
     docs, qa_path = emanual(args.data)
     quiet()
     qa = load_qa(qa_path, args.limit)
 
     with tempfile.TemporaryDirectory(prefix="bench-ask-") as home:
-        rt = make_runtime(Path(home))
+        rt = make_runtime(Path(home), context_chars=args.context_chars,
+                          llm_adapter=args.adapter)
         stats = rt.kb.update([docs])
         spec = rt.model_spec()
         with quiet_stderr():
@@ -149,7 +155,8 @@ def main() -> None:
         "config": {"model": model.name, "top_k": rt.settings.top_k,
                    "max_new_tokens": spec.max_new_tokens, "temperature": spec.temperature,
                    "repeat_penalty": spec.repeat_penalty, "chunk_size": rt.settings.chunk_size,
-                   "chunk_overlap": rt.settings.chunk_overlap, "index_chunks": stats.chunks},
+                   "chunk_overlap": rt.settings.chunk_overlap, "index_chunks": stats.chunks,
+                   "context_chars": rt.settings.context_chars, "adapter": model.adapter},
         "prompt_tokens_mean": round(sum(prompt_tokens) / max(1, len(prompt_tokens)), 1),
         "new_tokens_mean": round(sum(r["new"] for r in paired) / max(1, len(paired)), 1),
         "hit_max_new_tokens": sum(r["new"] >= spec.max_new_tokens for r in paired),

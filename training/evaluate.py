@@ -13,7 +13,7 @@ import re
 import string
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from statistics import fmean
 from typing import Any
@@ -250,6 +250,8 @@ class Scores:
     tone: float
     latency_p50_ms: float
     latency_p95_ms: float
+    # how many answers each rate was computed over (the gate's noise allowance)
+    counts: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
@@ -297,6 +299,8 @@ def _aggregate(items: Sequence[QAItem], answers: Sequence[Answer]) -> Scores:
         tone=fmean(tone_score(a.text) for a in answers),
         latency_p50_ms=percentile(latencies, 50),
         latency_p95_ms=percentile(latencies, 95),
+        counts={"citation_accuracy": sum(c is not None for c in cited),
+                "idk_precision": len(on_unanswerable), "idk_recall": len(recalled)},
     )
 
 
@@ -317,12 +321,20 @@ class GateResult:
 GATED_METRICS = ("rougeL_f1", "citation_accuracy", "idk_recall", "idk_precision")
 
 
+def _step(candidate: Scores, current: Scores, name: str) -> float:
+    """One answer's worth of a rate: 1 / the larger number of answers it was computed over."""
+    counts = [c for c in (candidate.counts.get(name), current.counts.get(name)) if c]
+    return 1.0 / max(counts) if counts else 0.0
+
+
 def gate(candidate: Scores, current: Scores, margin: float = 0.02) -> GateResult:
     """Promote the candidate unless it is worse than current by more than ``margin``.
 
     Checked, each as an absolute drop: ROUGE-L F1, citation accuracy, "I don't know" recall
     and "I don't know" precision (inventing fewer answers is the point). A metric that is
-    ``None`` on either side is skipped.
+    ``None`` on either side is skipped. A rate over few answers moves in big steps (one of six
+    "I don't know" answers is 0.17), so a rate may also drop by one answer's worth — the
+    smallest change it can show — before it counts as worse.
     """
     if margin < 0:
         raise InputError(f"gate margin must not be negative, got {margin}")
@@ -331,8 +343,9 @@ def gate(candidate: Scores, current: Scores, margin: float = 0.02) -> GateResult
         new, old = getattr(candidate, name), getattr(current, name)
         if new is None or old is None:
             continue
-        if new < old - margin - 1e-9:
+        allowed = margin + _step(candidate, current, name)
+        if new < old - allowed - 1e-9:
             reasons.append(f"{name} dropped from {old:.3f} to {new:.3f} "
-                           f"(more than the allowed {margin:.3f})")
+                           f"(more than the allowed {allowed:.3f})")
     return GateResult(promoted=not reasons, reasons=reasons, candidate=candidate.as_dict(),
                       current=current.as_dict(), margin=margin)

@@ -30,7 +30,8 @@ from training.kto import kto_ready, train_kto
 from training.registry import AdapterRegistry
 from training.train import BaseModel, TrainConfig, train_lora
 
-SOURCED_KINDS = {"qa", "cited", "steps", "correction", "feedback"}
+# Examples that teach manner, not facts: never held out for the gate.
+TONE_KINDS = frozenset({"greeting", "smalltalk", "empathy", "format", "bitext"})
 
 
 class Answerer(Protocol):
@@ -69,12 +70,18 @@ def gather_votes(request: TrainRequest, store: Store) -> list[Example]:
 
 def split(request: TrainRequest,
           examples: list[Example]) -> tuple[list[Example], list[QAItem]]:
-    """Training examples and held-out questions that were never trained on."""
+    """Training examples and held-out questions that were never trained on.
+
+    Without ``--eval`` a share of the factual examples is held out — from the ``--data`` files
+    when there are any, since they are about the documents the bot serves (the seed set is
+    about the sample company).
+    """
     if request.eval_items is not None:
         held = list(request.eval_items)
     else:
+        seed = {e.question for e in load_seed()} if request.data else set()
         candidates = [QAItem(e.question, e.answer, e.source, e.answerable) for e in examples
-                      if e.kind in SOURCED_KINDS or not e.answerable]
+                      if e.kind not in TONE_KINDS and e.question not in seed]
         _, held = split_heldout(candidates)
     held_questions = {item.question.strip().lower() for item in held}
     train = [e for e in examples if e.question.strip().lower() not in held_questions]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,7 +41,7 @@ def make_answer(text: str, latency_ms: float = 10.0, context: str = CONTEXT) -> 
                   query="q", context=context)
 
 
-def make_scores(**changes: float | None) -> Scores:
+def make_scores(**changes: Any) -> Scores:
     base = Scores(n=10, rougeL_f1=0.4, token_f1=0.4, citation_accuracy=0.8, faithfulness=0.9,
                   idk_precision=0.75, idk_recall=0.6, tone=0.8, latency_p50_ms=100.0,
                   latency_p95_ms=200.0)
@@ -224,3 +225,12 @@ def test_load_qa_reads_items_and_names_a_bad_line(tmp_path: Path) -> None:
 def test_load_qa_reads_the_sample_set() -> None:
     items = load_qa(Path(__file__).parents[2] / "knowledge/sample/qa.jsonl")
     assert len(items) > 50 and any(not item.answerable for item in items)
+
+
+def test_gate_allows_one_answers_worth_of_noise_on_small_rates() -> None:
+    six = {"idk_precision": 6, "idk_recall": 6, "citation_accuracy": 6}
+    one_flip = make_scores(idk_precision=0.5 - 1 / 6, counts=six)
+    assert gate(one_flip, make_scores(idk_precision=0.5, counts=six)).promoted
+    two_flips = make_scores(idk_precision=0.5 - 2 / 6, counts=six)
+    refused = gate(two_flips, make_scores(idk_precision=0.5, counts=six))
+    assert not refused.promoted and "idk_precision" in refused.reasons[0]
