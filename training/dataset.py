@@ -377,7 +377,11 @@ def to_chat_records(examples: Sequence[Example],
     for ex in examples:
         chunks, answer = _context_for(ex, retrieve, distractor_share, n_context, seed)
         words = key_words(f"{ex.question} {ex.answer}")
-        messages = build_messages(ex.question, [focus(c, words, CHUNK_CHARS) for c in chunks],
+        # Every window is long enough to hold the whole answer (RAFT's oracle must contain
+        # it, or the adapter learns to write what it cannot see); all the same size, so the
+        # oracle cannot be told apart by its length.
+        limit = max(CHUNK_CHARS, len(ex.answer) + 150)
+        messages = build_messages(ex.question, [focus(c, words, limit) for c in chunks],
                                   company=company)
         messages.append({"role": "assistant", "content": answer})
         records.append({"messages": messages, "kind": ex.kind, "label": ex.label})
