@@ -3,14 +3,23 @@
 Layout under the index folder::
 
     CURRENT            name of the live build (replaced with os.replace: atomic)
-    builds/<name>/     LlamaIndex storage (nodes, vectors), BM25 index, ingest docstore,
-                       manifest.json (sources, settings fingerprint, counts)
+    builds/<name>/     LlamaIndex storage (nodes as JSON, vectors as a binary FAISS index),
+                       BM25 index, ingest docstore, manifest.json (sources, settings
+                       fingerprint, store format, counts)
     refresh.lock       held by the one process refreshing (released by the OS if it dies)
 
-A refresh copies the live build to ``builds/<name>.partial``, applies the changes there with
-an ``IngestionPipeline`` whose docstore remembers each document's content hash (unchanged
-documents are not re-embedded), and only then points ``CURRENT`` at it. A refresh that fails
-or is killed leaves ``CURRENT`` on the previous build, which keeps answering.
+A refresh reads the live build (a build is never written once it is live), applies the
+changes in memory with an ``IngestionPipeline`` whose docstore remembers each document's
+content hash (unchanged documents are not re-embedded), writes the result to
+``builds/<name>.partial``, and only then points ``CURRENT`` at it. A refresh that fails or is
+killed leaves ``CURRENT`` on the previous build, which keeps answering.
+
+Why FAISS: with LlamaIndex's JSON ``SimpleVectorStore``, a 1-document refresh of a
+2,072-document build spent ~93% of its time decoding and re-encoding ~880k floats through
+dataclasses_json (BENCHMARKS.md). FAISS reads and writes the same vectors as one binary blob
+in milliseconds and works offline (the DuckDB stores install extensions from the network on
+every connect, and Qdrant's local mode locks its folder to one process). The node texts stay in
+LlamaIndex's JSON docstore, which loads and saves in a fraction of a second at this size.
 """
 
 from __future__ import annotations
@@ -25,10 +34,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
+import faiss
+import numpy as np
 from filelock import FileLock, Timeout
 from llama_index.core import Document, StorageContext, VectorStoreIndex, load_index_from_storage
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -36,7 +47,11 @@ from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import BaseNode, TransformComponent
 from llama_index.core.storage.docstore import SimpleDocumentStore
+from llama_index.core.storage.storage_context import IMAGE_VECTOR_STORE_NAMESPACE
+from llama_index.core.vector_stores.simple import DEFAULT_VECTOR_STORE, NAMESPACE_SEP
+from llama_index.core.vector_stores.types import VectorStoreQuery, VectorStoreQueryResult
 from llama_index.retrievers.bm25 import BM25Retriever
+from llama_index.vector_stores.faiss import FaissMapVectorStore
 
 from bot.errors import IndexMissingError, RefreshInProgressError, SourceError
 from knowledge.ingest import discover, load_documents
@@ -47,6 +62,9 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 INGEST_DOCSTORE = "ingest_docstore.json"
 BM25_DIR = "bm25"
 MANIFEST = "manifest.json"
+VECTORS = "vector_store.faiss"  # StorageContext.persist prefixes the store's name (+ id_map.json)
+VECTORS_FILE = f"{DEFAULT_VECTOR_STORE}{NAMESPACE_SEP}{VECTORS}"
+STORE_FORMAT = 2  # 1 (no "format" in the manifest): JSON SimpleVectorStore
 
 
 @dataclass(frozen=True)
@@ -124,6 +142,57 @@ class SectionSplitter(SentenceSplitter):
         return nodes
 
 
+class CosineFaissStore(FaissMapVectorStore):
+    """LlamaIndex's ``FaissMapVectorStore`` (exact inner product over an ``IndexIDMap2``), with
+    two fixes for a store that is updated across refreshes.
+
+    * ids: upstream ``add`` numbers new vectors from ``ntotal``, which after a deletion is the
+      id of a vector still stored (two vectors, one id, and a node lost); here new ids continue
+      after the largest id in the index.
+    * scores: vectors and queries are L2-normalised, so scores are cosine similarities, as
+      ``SimpleVectorStore`` returned (the relevance gate compares them with a threshold).
+    """
+
+    @classmethod
+    def empty(cls, dim: int) -> CosineFaissStore:
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        return cls(faiss_index=index)  # type: ignore[call-arg,unused-ignore]
+
+    @classmethod
+    def load(cls, folder: Path) -> CosineFaissStore:
+        return cast(CosineFaissStore, cls.from_persist_path(str(folder / VECTORS_FILE)))
+
+    def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
+        if not nodes:
+            return []
+        start = max(self._faiss_id_to_node_id_map, default=-1) + 1
+        ids = np.arange(start, start + len(nodes), dtype=np.int64)
+        vectors = np.array([node.get_embedding() for node in nodes], dtype=np.float32)
+        faiss.normalize_L2(vectors)
+        self._faiss_index.add_with_ids(vectors, ids)
+        for faiss_id, node in zip(ids.tolist(), nodes, strict=True):
+            self._node_id_to_faiss_id_map[node.node_id] = faiss_id
+            self._faiss_id_to_node_id_map[faiss_id] = node.node_id
+        return [node.node_id for node in nodes]
+
+    def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        vector = np.array([query.query_embedding], dtype=np.float32)
+        faiss.normalize_L2(vector)
+        return super().query(replace(query, query_embedding=vector[0].tolist()), **kwargs)
+
+
+def _delete_document(index: VectorStoreIndex, doc_id: str) -> None:
+    """Remove a source document's chunks from the vectors, the nodes and the index struct.
+
+    The FAISS store knows node ids only, so its vectors are deleted by the document's node ids
+    first (``delete_ref_doc`` asks the vector store to delete by document id).
+    """
+    info = index.docstore.get_ref_doc_info(doc_id)
+    if info is not None:
+        index.vector_store.delete_nodes(info.node_ids)
+    index.delete_ref_doc(doc_id, delete_from_docstore=True)
+
+
 class KnowledgeBase:
     """Owns one index folder. ``update`` builds; ``load`` returns the live build."""
 
@@ -157,11 +226,20 @@ class KnowledgeBase:
                 "No knowledge index yet — run `supportbot ingest [PATH...]` first."
             )
         folder = self.builds / name
-        storage = StorageContext.from_defaults(persist_dir=str(folder))
-        index = load_index_from_storage(storage, embed_model=self.embed_model)
-        bm25 = BM25Retriever.from_persist_dir(str(folder / BM25_DIR), show_progress=False)
         manifest = json.loads((folder / MANIFEST).read_text())
-        return LoadedIndex(name, index, bm25, manifest)  # type: ignore[arg-type]
+        if manifest.get("format") != STORE_FORMAT:
+            raise IndexMissingError(
+                "The knowledge index was built by an older supportbot — run `supportbot "
+                "refresh` (or `supportbot ingest PATH`) to rebuild it."
+            )
+        bm25 = BM25Retriever.from_persist_dir(str(folder / BM25_DIR), show_progress=False)
+        return LoadedIndex(name, self._load_index(folder), bm25, manifest)
+
+    def _load_index(self, folder: Path) -> VectorStoreIndex:
+        storage = StorageContext.from_defaults(persist_dir=str(folder),
+                                               vector_store=CosineFaissStore.load(folder))
+        return cast(VectorStoreIndex,
+                    load_index_from_storage(storage, embed_model=self.embed_model))
 
     # writing -------------------------------------------------------------------------------
     def update(self, sources: Sequence[Path] | None = None, show_progress: bool = False,
@@ -210,11 +288,13 @@ class KnowledgeBase:
             raise SourceError("None of the source files could be read — see the warnings above.")
         name = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         partial = self.builds / f"{name}.partial"
-        reuse = previous is not None and previous.get("fingerprint") == self.config.fingerprint()
+        reuse = previous is not None and (previous.get("fingerprint"), previous.get("format")) == (
+            self.config.fingerprint(), STORE_FORMAT)
         counts = self._build(partial, loaded.documents, previous if reuse else None, show_progress)
         manifest = {
             "sources": [str(p) for p in paths], "fingerprint": self.config.fingerprint(),
-            "config": asdict(self.config), "documents": len(loaded.documents),
+            "config": asdict(self.config), "format": STORE_FORMAT,
+            "documents": len(loaded.documents),
             "chunks": counts["chunks"], "built_at": time.time(),
         }
         (partial / MANIFEST).write_text(json.dumps(manifest, indent=2))
@@ -232,25 +312,22 @@ class KnowledgeBase:
 
     def _build(self, folder: Path, documents: list[Document], previous: dict[str, Any] | None,
                show_progress: bool) -> dict[str, int]:
-        """Apply ``documents`` to a copy of the live build (or an empty one) in ``folder``."""
+        """Apply ``documents`` to the live build (or an empty one); write the result to ``folder``.
+
+        The live build is only read: everything is loaded into memory, so no copy is needed.
+        """
+        folder.mkdir(parents=True)  # marks the refresh in progress; removed if it never finishes
         current = self.current_name()
-        if previous is not None and current is not None:
-            shutil.copytree(self.builds / current, folder)
-            storage = StorageContext.from_defaults(persist_dir=str(folder))
-            index = cast(VectorStoreIndex,
-                         load_index_from_storage(storage, embed_model=self.embed_model))
-            ingest_store = SimpleDocumentStore.from_persist_path(str(folder / INGEST_DOCSTORE))
-        else:
-            folder.mkdir(parents=True)
-            storage = StorageContext.from_defaults()
-            index = VectorStoreIndex([], storage_context=storage, embed_model=self.embed_model)
-            ingest_store = SimpleDocumentStore()
+        live = self.builds / current if previous is not None and current is not None else None
+        index = self._load_index(live) if live else None
+        ingest_store = (SimpleDocumentStore.from_persist_path(str(live / INGEST_DOCSTORE))
+                        if live else SimpleDocumentStore())
         before = {doc_id: h for h, doc_id in ingest_store.get_all_document_hashes().items()}
         now = {doc.doc_id: doc.hash for doc in documents}
         changed = [d for d in now if d in before and before[d] != now[d]]
         deleted = [d for d in before if d not in now]
         for doc_id in changed + deleted:
-            index.delete_ref_doc(doc_id, delete_from_docstore=True)
+            _delete_document(cast(VectorStoreIndex, index), doc_id)
         for doc_id in deleted:  # forget their hashes, or a restored file would be skipped
             ingest_store.delete_document(doc_id, raise_error=False)
         # Deletions are applied above: without a vector store the pipeline only skips
@@ -259,17 +336,32 @@ class KnowledgeBase:
             transformations=self._transformations(), docstore=ingest_store,
             docstore_strategy=DocstoreStrategy.DUPLICATES_ONLY,
         )
-        new_nodes = pipeline.run(documents=documents, show_progress=show_progress)
+        new_nodes = pipeline.run(documents=documents, show_progress=show_progress,
+                                 store_doc_text=False)  # the hashes are all it needs
+        index = index or self._new_index(new_nodes)
         index.insert_nodes(new_nodes)  # already embedded
-        nodes = list(index.docstore.docs.values())
-        index.storage_context.persist(persist_dir=str(folder))
-        ingest_store.persist(str(folder / INGEST_DOCSTORE))
-        BM25Retriever.from_defaults(nodes=nodes, language="english").persist(
-            str(folder / BM25_DIR), show_progress=False
-        )
+        nodes = self._persist(folder, index, ingest_store)
         added = sum(1 for d in now if d not in before)
         return {"chunks": len(nodes), "added": added, "changed": len(changed),
                 "deleted": len(deleted), "unchanged": len(now) - added - len(changed)}
+
+    def _new_index(self, nodes: Sequence[BaseNode]) -> VectorStoreIndex:
+        dim = len(nodes[0].get_embedding() if nodes
+                  else self.embed_model.get_text_embedding("dimension"))
+        storage = StorageContext.from_defaults(vector_store=CosineFaissStore.empty(dim))
+        storage.vector_stores.pop(IMAGE_VECTOR_STORE_NAMESPACE, None)  # text only: not persisted
+        return VectorStoreIndex([], storage_context=storage, embed_model=self.embed_model)
+
+    def _persist(self, folder: Path, index: VectorStoreIndex,
+                 ingest_store: SimpleDocumentStore) -> list[BaseNode]:
+        """Write the build's stores to ``folder``; return all its nodes."""
+        index.storage_context.persist(persist_dir=str(folder), vector_store_fname=VECTORS)
+        ingest_store.persist(str(folder / INGEST_DOCSTORE))
+        nodes = list(index.docstore.docs.values())
+        BM25Retriever.from_defaults(nodes=nodes, language="english").persist(
+            str(folder / BM25_DIR), show_progress=False
+        )
+        return nodes
 
     def _transformations(self) -> list[TransformComponent]:
         return [

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.errors import SourceError
+from bot.errors import IndexMissingError, SourceError
 from knowledge.embed import DEFAULT_NAME, token_counter
 from knowledge.engine import AnswerEngine, EngineConfig
-from knowledge.index import IndexConfig, KnowledgeBase
+from knowledge.index import MANIFEST, STORE_FORMAT, IndexConfig, KnowledgeBase
 from tests.fakes import FakeChatModel, WrappedEmbedding
 from tests.helpers import PLANTED
 
@@ -76,8 +77,9 @@ def test_refresh_counts_stable_ids_and_no_re_embedding(
     nodes = loaded.index.docstore.docs
     assert "data-export.md" not in {n.metadata["source"] for n in nodes.values()}
     assert not set(nodes) & ids["data-export.md"]
-    vectors = loaded.index.vector_store.data.embedding_dict  # type: ignore[attr-defined]
-    assert set(vectors) == set(nodes)  # no orphaned vectors of the deleted file
+    vectors = loaded.index.vector_store
+    assert vectors.client.ntotal == len(nodes)  # no orphaned vectors of the deleted file
+    assert set(vectors._node_id_to_faiss_id_map) == set(nodes)  # type: ignore[attr-defined]
     assert loaded.manifest["documents"] == 4 and loaded.manifest["chunks"] == len(nodes)
     assert deleted.chunks == len(nodes)
     # the old build is kept as the previous one; older ones are removed, no partials left
@@ -131,6 +133,23 @@ def test_changed_index_settings_rebuild_everything(
     assert counts(stats) == (4, 4, 0, 0, 0)
     assert len(embed.embedded) == stats.chunks > 4  # re-chunked smaller, all re-embedded
     assert smaller.manifest()["config"]["chunk_size"] == 64  # type: ignore[index]
+
+
+def test_index_in_an_older_format_asks_for_a_refresh_which_rebuilds_it(
+    tmp_path: Path, corpus: Path, make_kb: Callable[..., KnowledgeBase], embed_model: Any
+) -> None:
+    make_kb(tmp_path / "index").update([corpus])
+    embed = WrappedEmbedding(embed_model)
+    kb = make_kb(tmp_path / "index", embed)
+    path = kb.builds / str(kb.current_name()) / MANIFEST
+    manifest = json.loads(path.read_text())
+    del manifest["format"]  # as written before the FAISS store (JSON vectors)
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexMissingError, match="older supportbot — run `supportbot refresh`"):
+        kb.load()
+    stats = kb.update()  # not read incrementally: everything is embedded again
+    assert counts(stats) == (4, 4, 0, 0, 0) and len(embed.embedded) == stats.chunks
+    assert kb.load().manifest["format"] == STORE_FORMAT
 
 
 def test_refresh_without_any_sources_says_to_ingest(
