@@ -22,6 +22,8 @@ from knowledge.index import IndexConfig, KnowledgeBase, RefreshStats
 from knowledge.llm import ChatModel, ModelProvider, ModelSpec
 from knowledge.prompts import ContextChunk
 
+RAFT_CANDIDATES = 8  # chunks retrieved per training question (oracle + distractors)
+
 if TYPE_CHECKING:
     from training.pipeline import TrainRequest
     from training.registry import AdapterRegistry
@@ -161,8 +163,20 @@ class Runtime:
         return out
 
     def retrieve_chunks(self, question: str) -> list[ContextChunk]:
-        """Top chunks for ``question`` as prompt context (RAFT training examples)."""
-        hits = self.engine.retriever().retrieve(question).hits
+        """Candidate chunks for ``question``, best first (RAFT training examples).
+
+        More than the serving top-k, so the chunk holding a seed answer is found even when it
+        ranks fourth: an example whose oracle is missing would teach "I don't know" for a
+        question the documents answer (the first seed-set adapter declined everything).
+        """
+        from knowledge.retrieve import HybridRetriever
+
+        cached = self.__dict__.get("_raft_retriever")
+        if cached is None or cached.loaded.name != self.kb.current_name():
+            cached = HybridRetriever(self.kb.load(), self.settings.retrieval_mode,
+                                     RAFT_CANDIDATES, candidates=RAFT_CANDIDATES)
+            self.__dict__["_raft_retriever"] = cached
+        hits = cached.retrieve(question).hits
         return [ContextChunk(str(h.node.metadata.get("source", "")),
                              str(h.node.metadata.get("title", "")), h.node.get_content())
                 for h in hits]
