@@ -21,6 +21,7 @@ from knowledge.engine import AnswerEngine, EngineConfig
 from knowledge.index import IndexConfig, KnowledgeBase, RefreshStats
 from knowledge.llm import ChatModel, ModelProvider, ModelSpec
 from knowledge.prompts import ContextChunk
+from knowledge.retrieve import HybridRetriever
 
 RAFT_CANDIDATES = 8  # chunks retrieved per training question (oracle + distractors)
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._raft_retriever: HybridRetriever | None = None  # built by retrieve_chunks
 
     @cached_property
     def store(self) -> Store:
@@ -169,17 +171,14 @@ class Runtime:
         ranks fourth: an example whose oracle is missing would teach "I don't know" for a
         question the documents answer (the first seed-set adapter declined everything).
         """
-        from knowledge.retrieve import HybridRetriever
+        from knowledge.engine import context_chunk
 
-        cached = self.__dict__.get("_raft_retriever")
-        if cached is None or cached.loaded.name != self.kb.current_name():
-            cached = HybridRetriever(self.kb.load(), self.settings.retrieval_mode,
-                                     RAFT_CANDIDATES, candidates=RAFT_CANDIDATES)
-            self.__dict__["_raft_retriever"] = cached
-        hits = cached.retrieve(question).hits
-        return [ContextChunk(str(h.node.metadata.get("source", "")),
-                             str(h.node.metadata.get("title", "")), h.node.get_content())
-                for h in hits]
+        retriever = self._raft_retriever
+        if retriever is None or retriever.loaded.name != self.kb.current_name():
+            retriever = HybridRetriever(self.kb.load(), self.settings.retrieval_mode,
+                                        RAFT_CANDIDATES, candidates=RAFT_CANDIDATES)
+            self._raft_retriever = retriever
+        return [context_chunk(hit.node) for hit in retriever.retrieve(question).hits]
 
     def train(self, request: TrainRequest, show_progress: bool = True) -> dict[str, Any]:
         """``supportbot train`` / ``/kb train``: train, gate, promote (one run at a time)."""

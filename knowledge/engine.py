@@ -11,6 +11,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from llama_index.core.schema import BaseNode
+
 from bot.core.citations import CITATION, cited_numbers, strip_invalid
 from bot.core.types import Answer, Source, Turn
 from knowledge.index import KnowledgeBase
@@ -115,9 +117,8 @@ class AnswerEngine:
         if not found.hits or found.relevance < self.config.min_relevance:
             return self._answer(IDK_REPLY, (), query, "", started, grounded=False)
         sources = tuple(
-            Source(id=hit.node.node_id, source=str(hit.node.metadata.get("source", "")),
-                   title=_title(hit.node.metadata), score=round(float(hit.score or 0.0), 4),
-                   text=hit.node.get_content())
+            Source(id=hit.node.node_id, score=round(float(hit.score or 0.0), 4),
+                   **vars(context_chunk(hit.node)))
             for hit in found.hits
         )
         words = key_words(query)
@@ -145,6 +146,13 @@ class AnswerEngine:
             latency_ms=round((time.perf_counter() - started) * 1000, 1),
             model=model.name, adapter=model.adapter,
         )
+
+
+def context_chunk(node: BaseNode) -> ContextChunk:
+    """A retrieved chunk as the model sees it (source, "Title › Heading", text): serving and
+    the RAFT training examples both call this, so their prompts name chunks alike."""
+    return ContextChunk(str(node.metadata.get("source", "")), _title(node.metadata),
+                        node.get_content())
 
 
 def _title(metadata: dict[str, object]) -> str:

@@ -111,8 +111,9 @@ def _dataset(records: Sequence[dict[str, Any]]) -> Any:
 
 
 def use_bf16(config: TrainConfig) -> bool:
-    """bf16 autocast (fp32 master weights): ~1.6x faster where the CPU computes bf16 natively
-    (AVX512-BF16 or AMX); emulated bf16 elsewhere would be slower, so "auto" checks."""
+    """bf16 autocast (fp32 master weights) where the CPU computes bf16 natively (AVX512-BF16
+    or AMX): 1.6x on a bare LoRA forward+backward here, 1.1x on a whole trainer step
+    (BENCHMARKS.md). Emulated bf16 elsewhere would be slower, so "auto" checks."""
     if config.precision != "auto":
         return config.precision == "bf16"
     import torch
