@@ -11,4 +11,4 @@ test:
 
 lint:
 	.venv/bin/ruff check .
-	.venv/bin/mypy bot knowledge training
+	.venv/bin/mypy bot knowledge training benchmarks

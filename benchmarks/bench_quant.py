@@ -108,7 +108,7 @@ def main() -> None:
             for name, model in models.items():
                 runs[name].append(measure(model, prompt, args.new_tokens, spec.repeat_penalty))
         names = {name: model.name for name, model in models.items()}
-    summary = {
+    summary: dict[str, dict[str, Any]] = {
         name: {
             "model": names[name],
             "prefill_tok_s": round(median(r["prefill_tok_s"] for r in rs), 1),

@@ -122,12 +122,12 @@ def main() -> None:
                 for k in candidates:
                     ws = weights if mode != "reciprocal_rerank" and weights else [None]
                     configs += [("hybrid", mode, k, w) for w in ws]
-            for mode, fusion, k, w in configs:
-                retriever = make_retriever(loaded, mode, args.top_k, fusion, k, w)
+            for mode, fusion, depth, w in configs:
+                retriever = make_retriever(loaded, mode, args.top_k, fusion, depth, w)
                 retriever.embed_model = CachedQueryEmbedding(retriever.embed_model, cache)
                 row: dict[str, Any] = {"chunk_size": size, "chunk_overlap": overlap,
                                        "chunks": stats.chunks, "mode": mode,
-                                       "fusion": fusion or "", "candidates": k or "",
+                                       "fusion": fusion or "", "candidates": depth or "",
                                        "dense_weight": w if w is not None else ""}
                 hits: list[bool] = []
                 for name, qa in splits.items():

@@ -122,12 +122,12 @@ def register(app: typer.Typer, feedback_app: typer.Typer, runtime: Any, emit: An
         rt = runtime(ctx)
         answerers = rt.eval_answerers(adapter)
         with _progress(not as_json, len(items) * len(CONFIGS)) as tick:
-            results = run_configs(items, answerers, lambda name, done, total: tick(name))
+            run = run_configs(items, answerers, lambda name, done, total: tick(name))
         meta = {"qa_file": str(qa_file), "questions": len(items),
                 "adapter": rt.resolve_adapter(adapter)[0], "index": rt.kb.current_name(),
                 "model": rt.model_spec().model or "embedded SmolLM2-135M-Instruct"}
-        md, png = write_report(results, rt.settings.supportbot_home / "reports", meta)
-        data = {"configs": {n: s.as_dict() for n, s in results.items()}, "report": str(md)}
+        md, png = write_report(run, rt.settings.supportbot_home / "reports", meta)
+        data = {"configs": {n: s.as_dict() for n, s in run.scores.items()}, "report": str(md)}
         if as_json:
             emit(data)
             return

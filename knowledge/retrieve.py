@@ -7,6 +7,7 @@ anything about the question at all.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 from llama_index.core.llms import MockLLM
@@ -35,7 +36,9 @@ class HybridRetriever:
         self.loaded, self.mode, self.top_k = loaded, mode, top_k
         self.embed_model = loaded.index._embed_model
         self.dense = loaded.index.as_retriever(similarity_top_k=max(top_k, candidates))
-        self.bm25 = loaded.bm25
+        # A shallow copy shares the BM25 index but not ``similarity_top_k``, so retrievers with
+        # different depths (serving, RAFT) can share one loaded index.
+        self.bm25 = copy.copy(loaded.bm25)
         self.bm25.similarity_top_k = min(max(top_k, candidates), self._chunk_count())
         self.fusion = QueryFusionRetriever(
             [self.dense, self.bm25], llm=MockLLM(), mode=fusion_mode,  # type: ignore[arg-type]

@@ -368,14 +368,32 @@ def _context_for(ex: Example, retrieve: Callable[[str], list[ContextChunk]] | No
     return [_oracle_chunk(ex, [])], _cite(ex.answer, 1) if cite else ex.answer
 
 
+def _declines(ex: Example) -> bool:
+    return ex.label and (ex.kind == "idk" or not ex.answerable)
+
+
+def raft_share(examples: Sequence[Example], decline_share: float) -> float:
+    """The share of answerable examples to show distractors only, so that declines — the data's
+    own "I don't know" examples plus RAFT's — make ``decline_share`` of all records.
+
+    Without this the seed set, a fifth of which already declines, trained an adapter that
+    declined most answerable questions (BENCHMARKS.md, issue 5).
+    """
+    wanted = decline_share * len(examples) - sum(map(_declines, examples))
+    answerable = sum(ex.label and not _declines(ex) and ex.kind not in NO_CONTEXT_KINDS
+                     for ex in examples)
+    return min(1.0, max(0.0, wanted / answerable)) if answerable else 0.0
+
+
 def to_chat_records(examples: Sequence[Example],
                     retrieve: Callable[[str], list[ContextChunk]] | None,
-                    company: str = "Orbitask", distractor_share: float = 0.2, n_context: int = 3,
+                    company: str = "Orbitask", decline_share: float = 0.2, n_context: int = 3,
                     seed: int = 0) -> list[dict[str, Any]]:
     """``{"messages": [system, user, assistant], "kind", "label"}`` per example (RAFT)."""
     records = []
+    share = raft_share(examples, decline_share)
     for ex in examples:
-        chunks, answer = _context_for(ex, retrieve, distractor_share, n_context, seed)
+        chunks, answer = _context_for(ex, retrieve, share, n_context, seed)
         words = key_words(f"{ex.question} {ex.answer}")
         # Every window is long enough to hold the whole answer (RAFT's oracle must contain
         # it, or the adapter learns to write what it cannot see); all the same size, so the

@@ -261,6 +261,22 @@ def _mean(values: Sequence[float]) -> float | None:
     return fmean(values) if values else None
 
 
+def collect(
+    items: Sequence[QAItem],
+    answer: Callable[[QAItem], Answer],
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Answer]:
+    """Answer every item with ``answer``; raises ``InputError`` for no items."""
+    if not items:
+        raise InputError("no QA items to evaluate")
+    answers: list[Answer] = []
+    for done, item in enumerate(items, 1):
+        answers.append(answer(item))
+        if progress is not None:
+            progress(done, len(items))
+    return answers
+
+
 def score(
     items: Sequence[QAItem],
     answer: Callable[[QAItem], Answer],
@@ -271,17 +287,11 @@ def score(
     Faithfulness is measured against ``Answer.context`` and only for answers that had one;
     latency percentiles come from ``Answer.latency_ms``. Raises ``InputError`` for no items.
     """
-    if not items:
-        raise InputError("no QA items to evaluate")
-    answers: list[Answer] = []
-    for done, item in enumerate(items, 1):
-        answers.append(answer(item))
-        if progress is not None:
-            progress(done, len(items))
-    return _aggregate(items, answers)
+    return aggregate(items, collect(items, answer, progress))
 
 
-def _aggregate(items: Sequence[QAItem], answers: Sequence[Answer]) -> Scores:
+def aggregate(items: Sequence[QAItem], answers: Sequence[Answer]) -> Scores:
+    """All metrics over ``answers`` to ``items`` (in the same order)."""
     pairs = list(zip(items, answers, strict=True))
     cited = [citation_correct(a, i.source) for i, a in pairs]
     idk = [says_idk(a.text) for a in answers]

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bot.core.types import Answer
-from training.evaluate import QAItem, Scores, score
+from training.evaluate import QAItem, Scores, aggregate, collect, says_idk
 
 CONFIGS = ("base", "base+rag", "tuned", "tuned+rag")
 CHART_METRICS = ("rougeL_f1", "token_f1", "citation_accuracy", "faithfulness", "idk_recall",
@@ -37,15 +38,39 @@ DEFINITIONS = {
 Answerers = Mapping[str, Callable[[QAItem], Answer]]
 
 
+@dataclass(frozen=True)
+class EvalRun:
+    """Scores per configuration, and every answer behind them (in the items' order)."""
+
+    items: Sequence[QAItem]
+    scores: dict[str, Scores]
+    answers: dict[str, list[Answer]]
+
+
 def run_configs(items: Sequence[QAItem], answerers: Answerers,
-                progress: Callable[[str, int, int], None] | None = None) -> dict[str, Scores]:
-    """Score every configuration on ``items`` (in the order of ``CONFIGS``)."""
-    results: dict[str, Scores] = {}
+                progress: Callable[[str, int, int], None] | None = None) -> EvalRun:
+    """Answer and score every configuration on ``items`` (in the order of ``CONFIGS``)."""
+    answers: dict[str, list[Answer]] = {}
     for name in CONFIGS:
         if name in answerers:
             tick = (lambda done, total, n=name: progress(n, done, total)) if progress else None
-            results[name] = score(items, answerers[name], tick)
-    return results
+            answers[name] = collect(items, answerers[name], tick)
+    scores = {name: aggregate(items, got) for name, got in answers.items()}
+    return EvalRun(items, scores, answers)
+
+
+def answer_rows(run: EvalRun) -> list[dict[str, Any]]:
+    """One row per question: the reference and what each configuration answered."""
+    rows = []
+    for i, item in enumerate(run.items):
+        configs = {name: {"answer": got[i].text,
+                          "cited": [s.source for s in got[i].cited_sources()],
+                          "says_idk": says_idk(got[i].text),
+                          "latency_ms": round(got[i].latency_ms)}
+                   for name, got in run.answers.items()}
+        rows.append({"question": item.question, "reference": item.answer,
+                     "source": item.source, "answerable": item.answerable, "configs": configs})
+    return rows
 
 
 def _cell(value: Any) -> str:
@@ -93,14 +118,18 @@ def chart(results: Mapping[str, Scores], path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(results: Mapping[str, Scores], out_dir: Path,
-                 meta: Mapping[str, Any]) -> tuple[Path, Path]:
-    """``eval-<time>.md`` and ``.png`` (and ``.json``) in ``out_dir``; returns (md, png)."""
+def write_report(run: EvalRun, out_dir: Path, meta: Mapping[str, Any]) -> tuple[Path, Path]:
+    """``eval-<time>.md`` and ``.png`` in ``out_dir``, plus ``.json`` (the scores) and
+    ``.answers.jsonl`` (every answer beside its reference); returns (md, png)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / time.strftime("eval-%Y%m%d-%H%M%S")
     md, png = stem.with_suffix(".md"), stem.with_suffix(".png")
-    chart(results, png)
-    md.write_text(markdown(results, meta) + f"\n![chart]({png.name})\n", encoding="utf-8")
-    payload = {"configs": {n: s.as_dict() for n, s in results.items()}, "meta": dict(meta)}
+    answers = stem.with_suffix(".answers.jsonl")
+    chart(run.scores, png)
+    md.write_text(markdown(run.scores, meta) + f"\n![chart]({png.name})\n\n"
+                  f"Every answer beside its reference: `{answers.name}`.\n", encoding="utf-8")
+    payload = {"configs": {n: s.as_dict() for n, s in run.scores.items()}, "meta": dict(meta)}
     stem.with_suffix(".json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    answers.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n"
+                               for row in answer_rows(run)), encoding="utf-8")
     return md, png

@@ -127,11 +127,15 @@ def test_eval_two_by_two_writes_report_and_chart(trained: Trained, make_runtime:
     answerers = runtime.eval_answerers(str(trained.result.adapter_dir))
     items = [QAItem("How long do refunds take?", PHRASE, "refunds.md"),
              QAItem("What is a good banana bread recipe?", "I don't know.", None, False)]
-    results = run_configs(items, answerers)
+    run = run_configs(items, answerers)
+    results = run.scores
     assert list(results) == list(CONFIGS)
     assert results["tuned"].rougeL_f1 > results["base"].rougeL_f1  # the adapter's phrase
     assert results["base+rag"].idk_recall == 1.0  # off-topic: the relevance gate declines
-    md, png = write_report(results, runtime.settings.supportbot_home / "reports",
+    md, png = write_report(run, runtime.settings.supportbot_home / "reports",
                            {"qa_file": "inline", "questions": len(items)})
     assert "| rougeL_f1 |" in md.read_text() and "tuned+rag" in md.read_text()
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = [json.loads(line) for line in md.with_suffix(".answers.jsonl").read_text().splitlines()]
+    assert [r["question"] for r in rows] == [i.question for i in items]
+    assert rows[1]["configs"]["base+rag"]["says_idk"] is True

@@ -27,6 +27,7 @@ from training.dataset import (
     load_jsonl,
     load_seed,
     parse_context,
+    raft_share,
     redact,
     to_chat_records,
 )
@@ -276,7 +277,7 @@ def qa(i: int, source: str = "topic-1.md") -> Example:
 
 def test_records_use_the_serving_prompt_with_the_oracle_and_a_citation() -> None:
     example = qa(1)
-    [record] = to_chat_records([example], fake_retrieve, distractor_share=0.0, company="Acme")
+    [record] = to_chat_records([example], fake_retrieve, decline_share=0.0, company="Acme")
     system, user, assistant = record["messages"]
     chunks = shown_chunks(record)
     assert [system, user] == build_messages(example.question, chunks, company="Acme")
@@ -288,20 +289,31 @@ def test_records_use_the_serving_prompt_with_the_oracle_and_a_citation() -> None
 
 def test_distractor_only_share_matches_the_request() -> None:
     examples = [qa(i, SOURCES[i % 10]) for i in range(200)]
-    records = to_chat_records(examples, fake_retrieve, distractor_share=0.25, seed=3)
+    records = to_chat_records(examples, fake_retrieve, decline_share=0.25, seed=3)
     idk = [(ex, r) for ex, r in zip(examples, records, strict=True)
            if r["messages"][2]["content"] == IDK_REPLY]
     assert 0.17 <= len(idk) / 200 <= 0.33
     for example, record in idk:  # no chunk from the answer's source
         assert f"({example.source})" not in record["messages"][1]["content"]
-    again = to_chat_records(examples, fake_retrieve, distractor_share=0.25, seed=3)
+    again = to_chat_records(examples, fake_retrieve, decline_share=0.25, seed=3)
     assert data_hash(again) == data_hash(records)  # deterministic
+
+
+def test_the_datas_own_declines_count_toward_the_decline_share() -> None:
+    answerable = [qa(i, SOURCES[i % 10]) for i in range(160)]
+    declines = [Example(f"Is there a Linux app {i}", "Sorry, not documented.", kind="idk",
+                        answerable=False) for i in range(40)]
+    records = to_chat_records(answerable + declines, fake_retrieve, decline_share=0.25, seed=3)
+    made = sum(r["messages"][2]["content"] == IDK_REPLY for r in records[:160])
+    assert 0 < made <= 20  # 50 declines wanted in all; 40 are in the data already
+    assert raft_share(declines, 0.25) == 0.0
+    assert raft_share(answerable, 0.25) == 0.25
 
 
 def test_missing_oracle_is_inserted_from_the_example_context() -> None:
     example = Example("Question number 7 in nowhere", "Seven days.", source="policy/x.md",
                       context="Refunds are processed in seven days.")
-    [record] = to_chat_records([example], fake_retrieve, distractor_share=0.0)
+    [record] = to_chat_records([example], fake_retrieve, decline_share=0.0)
     user = record["messages"][1]["content"]
     assert "(policy/x.md)\nRefunds are processed in seven days." in user
     assert len(shown_chunks(record)) == 3  # the oracle replaced the last distractor
@@ -311,7 +323,7 @@ def test_missing_oracle_is_inserted_from_the_example_context() -> None:
 def test_unanswerable_examples_get_distractors_and_keep_their_answer() -> None:
     examples = [Example(f"Is there a Linux app {i} in topic-1.md", "Sorry, not documented.",
                         source="topic-1.md", kind="idk", answerable=False) for i in range(20)]
-    for record in to_chat_records(examples, fake_retrieve, distractor_share=0.5):
+    for record in to_chat_records(examples, fake_retrieve, decline_share=0.5):
         assert "(topic-1.md)" not in record["messages"][1]["content"]
         assert record["messages"][2]["content"] == "Sorry, not documented."
 
@@ -345,7 +357,7 @@ def test_long_chunks_are_trimmed_around_the_answer() -> None:
 
     example = Example("When are invoices emailed?", "Invoices are emailed on the first "
                       "business day.", source="billing/invoices.md")
-    [record] = to_chat_records([example], retrieve, distractor_share=0.0)
+    [record] = to_chat_records([example], retrieve, decline_share=0.0)
     [chunk] = shown_chunks(record)
     assert len(chunk.text) <= 600
     assert "Invoices are emailed on the first business day." in chunk.text

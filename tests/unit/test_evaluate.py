@@ -234,3 +234,21 @@ def test_gate_allows_one_answers_worth_of_noise_on_small_rates() -> None:
     two_flips = make_scores(idk_precision=0.5 - 2 / 6, counts=six)
     refused = gate(two_flips, make_scores(idk_precision=0.5, counts=six))
     assert not refused.promoted and "idk_precision" in refused.reasons[0]
+
+
+def test_the_report_keeps_every_answer_beside_its_reference(tmp_path: Path) -> None:
+    import json
+
+    from training.report import run_configs, write_report
+
+    items = [QAItem("Refunds?", REF, "billing/refunds.md"),
+             QAItem("Linux app?", "No.", None, False)]
+    replies = {"Refunds?": make_answer(REF + " [1]"), "Linux app?": make_answer(IDK_REPLY)}
+    run = run_configs(items, {"base+rag": lambda item: replies[item.question]})
+    md, _ = write_report(run, tmp_path, {"qa_file": "inline"})
+    rows = [json.loads(line) for line in md.with_suffix(".answers.jsonl").read_text().split("\n")
+            if line]
+    assert [r["reference"] for r in rows] == [REF, "No."]
+    assert rows[0]["configs"]["base+rag"]["cited"] == ["billing/refunds.md"]
+    assert rows[1]["configs"]["base+rag"]["says_idk"] is True
+    assert run.scores["base+rag"].citation_accuracy == 1.0
