@@ -335,7 +335,11 @@ def _raft(ex: Example, retrieve: Callable[[str], list[ContextChunk]], share: flo
     """Oracle among distractors, or (share of the time) distractors only → don't know."""
     found = list(retrieve(ex.question))
     answerable = ex.answerable and ex.kind != "idk"
-    oracle = [c for c in found if answerable and _holds_answer(c, ex)]
+    # The one chunk that holds most of the answer: another chunk of the same document that
+    # does not hold it would teach the adapter to cite what it cannot see.
+    words = key_words(ex.answer)
+    oracle = sorted((c for c in found if answerable and _holds_answer(c, ex)),
+                    key=lambda c: -len(words & key_words(c.text)))[:1]
     others = [c for c in found if c not in oracle and (not ex.source or c.source != ex.source)]
     if not ex.label:  # an answer to avoid: keep the context it was given
         return found[:n], ex.answer
@@ -347,7 +351,7 @@ def _raft(ex: Example, retrieve: Callable[[str], list[ContextChunk]], share: flo
         return (others[:n], IDK_REPLY) if ex.source else (found[:n], ex.answer)
     if _unit(seed, ex.question) < share:
         return others[:n], IDK_REPLY
-    chunks = (oracle[:n] + others)[:n]
+    chunks = (oracle + others)[:n]
     random.Random(f"{seed}\x00{ex.question}").shuffle(chunks)
     first = min(i for i, c in enumerate(chunks) if c in oracle)
     return chunks, _cite(ex.answer, first + 1)

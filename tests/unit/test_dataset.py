@@ -310,6 +310,21 @@ def test_the_datas_own_declines_count_toward_the_decline_share() -> None:
     assert raft_share(answerable, 0.25) == 0.25
 
 
+def test_the_cited_chunk_is_the_one_of_the_source_that_holds_the_answer() -> None:
+    def retrieve(question: str) -> list[ContextChunk]:
+        return [ContextChunk("plans.md", "Plans", "Storage: 10 GB per member on Team."),
+                ContextChunk("plans.md", "Plans", "Guests: up to 50 guests on the Team plan."),
+                ContextChunk("other.md", "Other", "Unrelated text about exports.")]
+
+    example = Example("How many guests on Team?", "Team allows up to 50 guests.",
+                      source="plans.md")
+    [record] = to_chat_records([example], retrieve, decline_share=0.0)
+    chunks = shown_chunks(record)
+    assert [c.text for c in chunks].count("Storage: 10 GB per member on Team.") == 0
+    k = next(i for i, c in enumerate(chunks, 1) if "50 guests" in c.text)
+    assert record["messages"][2]["content"] == f"Team allows up to 50 guests [{k}]."
+
+
 def test_missing_oracle_is_inserted_from_the_example_context() -> None:
     example = Example("Question number 7 in nowhere", "Seven days.", source="policy/x.md",
                       context="Refunds are processed in seven days.")
