@@ -30,6 +30,10 @@ def register(app: typer.Typer, feedback_app: typer.Typer, runtime: Any, emit: An
             "--eval", help="Held-out QA .jsonl for the gate (default: a held-out share).")] = None,
         eval_limit: Annotated[int, typer.Option(help="Gate questions at most.")] = 40,
         no_seed: Annotated[bool, typer.Option("--no-seed", help="Skip the seed tone set.")] = False,
+        decline_share: Annotated[float, typer.Option(
+            min=0.0, max=0.9, help="Share of examples that teach declining (RAFT).")] = 0.1,
+        top_layers: Annotated[float, typer.Option(
+            min=0.01, max=1.0, help="Share of layers, from the top, that get LoRA.")] = 0.5,
         as_json: JsonOpt = False,
     ) -> None:
         """Train a LoRA adapter, gate it against the serving one, promote it if not worse."""
@@ -44,7 +48,8 @@ def register(app: typer.Typer, feedback_app: typer.Typer, runtime: Any, emit: An
         request = TrainRequest(
             data=list(data or []), use_seed=not no_seed, company=rt.settings.company_name,
             eval_items=load_qa(eval_file) if eval_file else None, eval_limit=eval_limit,
-            config=TrainConfig(max_steps=max_steps),
+            decline_share=decline_share,
+            config=TrainConfig(max_steps=max_steps, top_layers=top_layers),
         )
         result = rt.train(request, show_progress=not as_json)
         if as_json:

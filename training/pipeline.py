@@ -16,6 +16,7 @@ from bot.core.types import Answer
 from bot.storage import Store
 from knowledge.prompts import ContextChunk
 from training.dataset import (
+    DECLINE_SHARE,
     Example,
     FeedbackPolicy,
     data_hash,
@@ -46,6 +47,7 @@ class TrainRequest:
     eval_items: Sequence[QAItem] | None = None  # None: hold out a share of the training data
     eval_limit: int = 40
     margin: float = 0.02
+    decline_share: float = DECLINE_SHARE
     company: str = "Orbitask"
     requested_by: str = "cli"
     feedback_policy: FeedbackPolicy = field(default_factory=FeedbackPolicy)
@@ -100,7 +102,7 @@ def run_training(request: TrainRequest, *, registry: AdapterRegistry, store: Sto
                  show_progress: bool = True) -> dict[str, Any]:
     examples, held = split(request, gather(request, store))
     records = to_chat_records(examples, retrieve, company=request.company,
-                              seed=request.config.seed)
+                              decline_share=request.decline_share, seed=request.config.seed)
     version = registry.new_version(request.requested_by)
     folder = registry.path(version)
     votes = to_chat_records(gather_votes(request, store), retrieve, company=request.company)

@@ -18,6 +18,7 @@ from knowledge.prompts import IDK_REPLY, ContextChunk, build_messages, format_co
 from training.dataset import (
     Example,
     FeedbackPolicy,
+    balance_declines,
     data_hash,
     export_jsonl,
     feedback_examples,
@@ -308,6 +309,17 @@ def test_the_datas_own_declines_count_toward_the_decline_share() -> None:
     assert 0 < made <= 20  # 50 declines wanted in all; 40 are in the data already
     assert raft_share(declines, 0.25) == 0.0
     assert raft_share(answerable, 0.25) == 0.25
+
+
+def test_declines_beyond_the_share_are_dropped_and_the_rest_kept() -> None:
+    answerable = [qa(i, SOURCES[i % 10]) for i in range(180)]
+    declines = [Example(f"Is there a Linux app {i}", "Sorry, not documented.", kind="idk",
+                        answerable=False) for i in range(60)]
+    kept = balance_declines(answerable + declines, 0.1)
+    assert kept[:180] == answerable  # every answerable example stays, in order
+    assert 10 <= len(kept) - 180 <= 30  # about 20 declines: 10% of the records
+    assert balance_declines(kept, 0.1) == balance_declines(kept, 0.1)  # deterministic
+    assert balance_declines(answerable + declines[:5], 0.1) == answerable + declines[:5]
 
 
 def test_the_cited_chunk_is_the_one_of_the_source_that_holds_the_answer() -> None:
