@@ -131,7 +131,7 @@ def use_bf16(config: TrainConfig) -> bool:
 _LAYER = re.compile(r"\.([A-Za-z_]+)\.(\d+)\.")  # "model.layers.12.mlp.up_proj" → layers, 12
 
 
-def _targets(model: Any, config: TrainConfig) -> dict[str, Any]:
+def lora_targets(model: Any, config: TrainConfig) -> dict[str, Any]:
     """LoraConfig's target arguments: the ``target_modules`` (comma-separated names, or every
     linear layer) of the top ``top_layers`` share of the transformer blocks. PEFT's
     "all-linear" cannot be limited to some layers, so the names are listed."""
@@ -180,7 +180,7 @@ def train_lora(records: Sequence[dict[str, Any]], config: TrainConfig, base: Bas
     if not show_progress:
         hf_logging.disable_progress_bar()
     lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
-                      task_type="CAUSAL_LM", **_targets(model, config))
+                      task_type="CAUSAL_LM", **lora_targets(model, config))
     started = time.perf_counter()
     # Trainer prints its logs to stdout; keep stdout for the commands' own (JSON) output.
     with tempfile.TemporaryDirectory() as scratch, contextlib.redirect_stdout(sys.stderr):

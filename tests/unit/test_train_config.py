@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import ConfigError
-from training.train import TrainConfig, _targets
+from training.train import TrainConfig, lora_targets
 
 
 def tiny_llama(layers: int = 4):  # type: ignore[no-untyped-def]
@@ -20,7 +20,7 @@ def test_lora_goes_on_every_linear_layer_of_the_top_half_only() -> None:
     from peft import LoraConfig, get_peft_model
 
     model = tiny_llama(4)
-    targets = _targets(model, TrainConfig(top_layers=0.5))
+    targets = lora_targets(model, TrainConfig(top_layers=0.5))
     assert targets["layers_to_transform"] == [2, 3]
     assert set(targets["target_modules"]) == {"q_proj", "k_proj", "v_proj", "o_proj",
                                               "gate_proj", "up_proj", "down_proj"}
@@ -32,11 +32,11 @@ def test_lora_goes_on_every_linear_layer_of_the_top_half_only() -> None:
 
 def test_all_layers_pass_through_and_named_modules_are_limited_too() -> None:
     model = tiny_llama(4)
-    assert _targets(model, TrainConfig(top_layers=1.0)) == {"target_modules": "all-linear"}
-    named = _targets(model, TrainConfig(top_layers=0.5, target_modules="v_proj, q_proj"))
+    assert lora_targets(model, TrainConfig(top_layers=1.0)) == {"target_modules": "all-linear"}
+    named = lora_targets(model, TrainConfig(top_layers=0.5, target_modules="v_proj, q_proj"))
     assert (named["target_modules"], named["layers_to_transform"]) == (["q_proj", "v_proj"],
                                                                        [2, 3])
-    assert _targets(model, TrainConfig(top_layers=0.1))["layers_to_transform"] == [3]
+    assert lora_targets(model, TrainConfig(top_layers=0.1))["layers_to_transform"] == [3]
 
 
 @pytest.mark.parametrize("field, value", [("top_layers", 0.0), ("top_layers", 1.5),
