@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(48, ge=0)
     top_k: int = Field(3, ge=1, le=20)
     context_chars: int = Field(
-        0, ge=0, le=20000,
+        700, ge=0, le=20000,
         description="Characters of each retrieved chunk shown to the model (0 = all).")
     retrieval_mode: RetrievalMode = "hybrid"
     min_relevance: float = Field(

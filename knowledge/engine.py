@@ -83,7 +83,7 @@ class EngineConfig:
     top_k: int = 3
     min_relevance: float = 0.3
     company: str = "Orbitask"
-    context_chars: int = 0  # per retrieved chunk shown to the model; 0 = whole chunk
+    context_chars: int = 700  # per retrieved chunk shown to the model; 0 = whole chunk
 
 
 class AnswerEngine:
