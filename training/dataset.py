@@ -50,12 +50,13 @@ class Example:
     kind: str = "qa"
     label: bool = True
     answerable: bool = True
+    origin: str = ""  # "seed" for the shipped tone set
 
 
 # loading ---------------------------------------------------------------------------------
 def load_seed(path: Path = SEED_PATH) -> list[Example]:
     """The hand-written tone examples shipped with supportbot."""
-    return load_jsonl(path)
+    return [replace(ex, origin="seed") for ex in load_jsonl(path)]
 
 
 def _read_text(path: Path) -> str:

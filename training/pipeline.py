@@ -81,9 +81,9 @@ def split(request: TrainRequest,
     if request.eval_items is not None:
         held = list(request.eval_items)
     else:
-        seed = {e.question for e in load_seed()} if request.data else set()
         candidates = [QAItem(e.question, e.answer, e.source, e.answerable) for e in examples
-                      if e.kind not in TONE_KINDS and e.question not in seed]
+                      if e.kind not in TONE_KINDS
+                      and not (request.data and e.origin == "seed")]
         _, held = split_heldout(candidates)
     held_questions = {item.question.strip().lower() for item in held}
     train = [e for e in examples if e.question.strip().lower() not in held_questions]

@@ -125,7 +125,9 @@ def use_bf16(config: TrainConfig) -> bool:
         return config.precision == "bf16"
     import torch
 
-    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    # torch has no public CPU-feature query; a torch without these private checks gets fp32.
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
 
 
 _LAYER = re.compile(r"\.([A-Za-z_]+)\.(\d+)\.")  # "model.layers.12.mlp.up_proj" → layers, 12
