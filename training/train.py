@@ -166,14 +166,54 @@ def _sft_config(config: TrainConfig, output_dir: str, show_progress: bool = True
     )
 
 
+def answer_only_loss(model: Any, inputs: dict[str, Any],
+                     num_items_in_batch: Any = None) -> tuple[Any, int]:
+    """Next-token loss on the answer positions only: (loss, tokens in the batch).
+
+    Only positions with a label go through the LM head. TRL's fused LM head does the same on
+    GPUs, but on CPUs it projects every prompt position through SmolLM2's 49k-word head and
+    computes entropy for each (a prompt here is ~400 of ~480 tokens). Hand-written because
+    neither TRL nor transformers offers the answer-only projection on CPU.
+    """
+    import torch.nn.functional as F
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    labels = inputs["labels"]
+    features = {k: v for k, v in inputs.items() if k != "labels"}
+    hidden = base.get_decoder()(**features, use_cache=False).last_hidden_state[:, :-1]
+    targets = labels[:, 1:]
+    mask = targets != -100
+    logits = base.get_output_embeddings()(hidden[mask]).float()
+    total = F.cross_entropy(logits, targets[mask], reduction="sum")
+    count = num_items_in_batch if num_items_in_batch is not None else mask.sum().clamp(min=1)
+    tokens = int(inputs["attention_mask"].sum()) if "attention_mask" in inputs else labels.numel()
+    return total / count, tokens
+
+
+def _trainer_class() -> Any:
+    """TRL's ``SFTTrainer`` with ``answer_only_loss`` (1.3x a step on CPU, BENCHMARKS.md)."""
+    from trl import SFTTrainer
+
+    class AnswerOnlySFTTrainer(SFTTrainer):
+        tokens_seen = 0
+
+        def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
+                         num_items_in_batch: Any = None) -> Any:
+            if return_outputs or model.device.type != "cpu":
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            loss, tokens = answer_only_loss(model, inputs, num_items_in_batch)
+            self.tokens_seen += tokens
+            return loss
+
+    return AnswerOnlySFTTrainer
+
+
 def train_lora(records: Sequence[dict[str, Any]], config: TrainConfig, base: BaseModel,
                out_dir: Path, show_progress: bool = True) -> TrainResult:
     """Train a LoRA adapter on chat ``records`` and save it (PEFT format) in ``out_dir``."""
     import torch
     from peft import LoraConfig
     from transformers.utils import logging as hf_logging
-    from trl import SFTTrainer
-
     if not records:
         raise ConfigError("No training examples — add seed data, --data files or feedback.")
     torch.manual_seed(config.seed)
@@ -186,9 +226,9 @@ def train_lora(records: Sequence[dict[str, Any]], config: TrainConfig, base: Bas
     started = time.perf_counter()
     # Trainer prints its logs to stdout; keep stdout for the commands' own (JSON) output.
     with tempfile.TemporaryDirectory() as scratch, contextlib.redirect_stdout(sys.stderr):
-        trainer: Any = SFTTrainer(model=model, args=_sft_config(config, scratch, show_progress),
-                                  train_dataset=_dataset(records), processing_class=tokenizer,
-                                  peft_config=lora)
+        trainer: Any = _trainer_class()(
+            model=model, args=_sft_config(config, scratch, show_progress),
+            train_dataset=_dataset(records), processing_class=tokenizer, peft_config=lora)
         tokens = sum(len(row["input_ids"]) for row in trainer.train_dataset)
         output = trainer.train()
     seconds = time.perf_counter() - started
@@ -196,7 +236,7 @@ def train_lora(records: Sequence[dict[str, Any]], config: TrainConfig, base: Bas
     trainer.model.save_pretrained(str(out_dir))
     losses = [float(e["loss"]) for e in trainer.state.log_history if "loss" in e]
     processed = [float(e["num_tokens"]) for e in trainer.state.log_history if "num_tokens" in e]
-    seen = int(processed[-1]) if processed else tokens
+    seen = trainer.tokens_seen or (int(processed[-1]) if processed else tokens)
     metrics = {"train_loss": round(float(output.training_loss), 4),
                "first_loss": round(losses[0], 4) if losses else None,
                "last_loss": round(losses[-1], 4) if losses else None,

@@ -44,3 +44,32 @@ def test_all_layers_pass_through_and_named_modules_are_limited_too() -> None:
 def test_out_of_range_settings_are_refused(field: str, value: object) -> None:
     with pytest.raises(ConfigError, match=field):
         TrainConfig(**{field: value})  # type: ignore[arg-type]
+
+
+def test_answer_only_loss_equals_the_full_loss_and_trains_the_same_gradients() -> None:
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from training.train import answer_only_loss
+
+    torch.manual_seed(0)
+    model = get_peft_model(tiny_llama(2), LoraConfig(r=2, target_modules="all-linear",
+                                                     init_lora_weights=False))
+    ids = torch.randint(0, 64, (1, 12))
+    labels = ids.clone()
+    labels[:, :8] = -100  # the prompt
+    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}
+    full = model(**inputs).loss
+    full.backward()
+    expected = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad()
+    mine, tokens = answer_only_loss(model, inputs)
+    mine.backward()
+    assert tokens == 12
+    assert torch.allclose(mine, full, atol=1e-5)
+    params = dict(model.named_parameters())
+    for name, grad in expected.items():
+        got = params[name].grad
+        assert got is not None and torch.allclose(got, grad, atol=1e-5), name
+    halved, _ = answer_only_loss(model, inputs, num_items_in_batch=8)
+    assert torch.allclose(halved, full / 2, atol=1e-5)  # 4 answer tokens over a batch of 8
