@@ -339,12 +339,13 @@ def _raft(ex: Example, retrieve: Callable[[str], list[ContextChunk]], share: flo
     """Oracle among distractors, or (share of the time) distractors only → don't know."""
     found = list(retrieve(ex.question))
     answerable = ex.answerable and ex.kind != "idk"
-    # The one chunk that holds most of the answer: another chunk of the same document that
-    # does not hold it would teach the adapter to cite what it cannot see.
+    # Cite the one chunk that holds most of the answer (another chunk of the same document
+    # may not hold it at all); no chunk that holds the answer is ever a distractor.
     words = key_words(ex.answer)
-    oracle = sorted((c for c in found if answerable and _holds_answer(c, ex)),
-                    key=lambda c: -len(words & key_words(c.text)))[:1]
-    others = [c for c in found if c not in oracle and (not ex.source or c.source != ex.source)]
+    holding = sorted((c for c in found if answerable and _holds_answer(c, ex)),
+                     key=lambda c: -len(words & key_words(c.text)))
+    oracle = holding[:1]
+    others = [c for c in found if c not in holding and (not ex.source or c.source != ex.source)]
     if not ex.label:  # an answer to avoid: keep the context it was given
         return found[:n], ex.answer
     if not answerable:

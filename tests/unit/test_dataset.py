@@ -337,6 +337,23 @@ def test_the_cited_chunk_is_the_one_of_the_source_that_holds_the_answer() -> Non
     assert record["messages"][2]["content"] == f"Team allows up to 50 guests [{k}]."
 
 
+def test_no_chunk_holding_the_answer_is_shown_as_a_distractor() -> None:
+    def retrieve(question: str) -> list[ContextChunk]:
+        return [ContextChunk("a.md", "A", "Press Home, then Settings, then Picture Mode."),
+                ContextChunk("b.md", "B", "Picture Mode: press Home, then Settings."),
+                *(ContextChunk(f"x{i}.md", "X", f"Unrelated text {i}.") for i in range(4))]
+
+    examples = [Example(f"How do I change the picture mode {i}?",
+                        "Press Home, then Settings, then Picture Mode.") for i in range(40)]
+    for record in to_chat_records(examples, retrieve, decline_share=0.5):
+        user, reply = record["messages"][1]["content"], record["messages"][2]["content"]
+        if reply == IDK_REPLY:
+            assert "Picture Mode" not in user
+        else:
+            assert user.count("Picture Mode") == 1 and reply.endswith("[{}].".format(
+                next(i for i, c in enumerate(shown_chunks(record), 1) if c.source == "a.md")))
+
+
 def test_missing_oracle_is_inserted_from_the_example_context() -> None:
     example = Example("Question number 7 in nowhere", "Seven days.", source="policy/x.md",
                       context="Refunds are processed in seven days.")
