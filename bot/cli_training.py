@@ -33,7 +33,8 @@ def register(app: typer.Typer, feedback_app: typer.Typer, runtime: Any, emit: An
         decline_share: Annotated[float, typer.Option(
             min=0.0, max=0.9, help="Share of examples that teach declining (RAFT).")] = 0.1,
         top_layers: Annotated[float, typer.Option(
-            min=0.01, max=1.0, help="Share of layers, from the top, that get LoRA.")] = 0.5,
+            min=0.01, max=1.0, help="Share of layers, from the top, that get LoRA "
+            "(0.5 trains ~1.2x faster but carries over worse).")] = 1.0,
         as_json: JsonOpt = False,
     ) -> None:
         """Train a LoRA adapter, gate it against the serving one, promote it if not worse."""
