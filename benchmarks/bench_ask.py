@@ -69,8 +69,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="first N test questions")
     parser.add_argument("--keep-cache", action="store_true",
                         help="no KV-cache reset: engine pass, then raw pass (see docstring)")
-    parser.add_argument("--context-chars", type=int, default=0,
-                        help="CONTEXT_CHARS: characters of each chunk shown to the model")
+    parser.add_argument("--context-chars", type=int, default=None,
+                        help="CONTEXT_CHARS: characters of each chunk shown to the model "
+                             "(default: the product's)")
     parser.add_argument("--adapter", default="", help="LLM_ADAPTER: a GGUF LoRA file to serve")
     args = parser.parse_args()
     docs, qa_path = emanual(args.data)
@@ -78,8 +79,8 @@ def main() -> None:
     qa = load_qa(qa_path, args.limit)
 
     with tempfile.TemporaryDirectory(prefix="bench-ask-") as home:
-        rt = make_runtime(Path(home), context_chars=args.context_chars,
-                          llm_adapter=args.adapter)
+        chars = {} if args.context_chars is None else {"context_chars": args.context_chars}
+        rt = make_runtime(Path(home), llm_adapter=args.adapter, **chars)
         stats = rt.kb.update([docs])
         spec = rt.model_spec()
         with quiet_stderr():
