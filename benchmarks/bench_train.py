@@ -18,6 +18,7 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -101,9 +102,8 @@ def main() -> None:
         records = build_records(args.data, Path(tmp) / "home", max(args.examples, args.steps))
         compare = records[: args.steps]
         baseline = plain_peft(compare, config, args.steps)
-        run = train_lora(compare, TrainConfig(max_steps=args.steps, batch_size=1, grad_accum=1,
-                                              top_layers=args.top_layers),
-                         BaseModel.embedded(), Path(tmp) / "short", show_progress=False)
+        run = train_lora(compare, replace(config, max_steps=args.steps), BaseModel.embedded(),
+                         Path(tmp) / "short", show_progress=False)
         result: dict[str, Any] = {
             "steps": args.steps, "top_layers": args.top_layers,
             "tokens_per_record": round(run.metrics["tokens"] / args.steps),

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from bot.errors import InputError
+from training.train import DECLINE_SHARE, TrainConfig
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 adapters_app = typer.Typer(help="Trained LoRA adapters: list, promote, roll back.",
@@ -31,16 +32,16 @@ def register(app: typer.Typer, feedback_app: typer.Typer, runtime: Any, emit: An
         eval_limit: Annotated[int, typer.Option(help="Gate questions at most.")] = 40,
         no_seed: Annotated[bool, typer.Option("--no-seed", help="Skip the seed tone set.")] = False,
         decline_share: Annotated[float, typer.Option(
-            min=0.0, max=0.9, help="Share of examples that teach declining (RAFT).")] = 0.1,
+            min=0.0, max=0.9, help="Share of examples that teach declining (RAFT).")
+        ] = DECLINE_SHARE,
         top_layers: Annotated[float, typer.Option(
             min=0.01, max=1.0, help="Share of layers, from the top, that get LoRA "
-            "(0.5 trains ~1.2x faster but carries over worse).")] = 1.0,
+            "(0.5 trains ~1.2x faster but carries over worse).")] = TrainConfig.top_layers,
         as_json: JsonOpt = False,
     ) -> None:
         """Train a LoRA adapter, gate it against the serving one, promote it if not worse."""
         from training.evaluate import load_qa
         from training.pipeline import TrainRequest
-        from training.train import TrainConfig
 
         for path in [*(data or []), *([eval_file] if eval_file else [])]:
             if not Path(path).is_file():

@@ -30,13 +30,11 @@ from knowledge.prompts import (
     key_words,
     says_dont_know,
 )
+from training.train import DECLINE_SHARE
 
 SEED_PATH = Path(__file__).parent / "seed" / "tone.jsonl"
 NO_CONTEXT_KINDS = frozenset({"greeting", "smalltalk"})
 CHUNK_CHARS = 400
-# Share of training records that end in a decline (RAFT's distractor-only examples plus the
-# data's own). RAFT used 0.2; 0.1 here, since the relevance gate declines too (BENCHMARKS.md).
-DECLINE_SHARE = 0.1
 
 
 @dataclass(frozen=True)

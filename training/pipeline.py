@@ -16,7 +16,6 @@ from bot.core.types import Answer
 from bot.storage import Store
 from knowledge.prompts import ContextChunk
 from training.dataset import (
-    DECLINE_SHARE,
     Example,
     FeedbackPolicy,
     data_hash,
@@ -29,7 +28,7 @@ from training.evaluate import QAItem, Scores, gate, score, split_heldout
 from training.export import peft_to_gguf
 from training.kto import kto_ready, train_kto
 from training.registry import AdapterRegistry
-from training.train import BaseModel, TrainConfig, train_lora
+from training.train import DECLINE_SHARE, BaseModel, TrainConfig, train_lora
 
 # Examples that teach manner, not facts: never held out for the gate.
 TONE_KINDS = frozenset({"greeting", "smalltalk", "empathy", "format", "bitext"})

@@ -21,6 +21,11 @@ from typing import Any
 
 from bot.errors import ConfigError, ModelError
 
+# Share of training records that end in a decline (RAFT's distractor-only examples plus the
+# data's own; training.dataset.balance_declines). RAFT used 0.2; 0.1 here, since the relevance
+# gate declines too (BENCHMARKS.md). Kept in this light module so the CLI can show it.
+DECLINE_SHARE = 0.1
+
 
 @dataclass
 class TrainConfig:
@@ -140,9 +145,11 @@ def lora_targets(model: Any, config: TrainConfig) -> dict[str, Any]:
     "all-linear" cannot be limited to some layers, so the names are listed."""
     import torch
 
+    if config.top_layers >= 1:
+        return {"target_modules": config.target_modules}
     blocks = [(m, name) for name, module in model.named_modules()
               if isinstance(module, torch.nn.Linear) and (m := _LAYER.search(name))]
-    if config.top_layers >= 1 or not blocks:
+    if not blocks:
         return {"target_modules": config.target_modules}
     total = int(model.config.num_hidden_layers)
     keep = max(1, round(total * config.top_layers))
@@ -215,6 +222,7 @@ def train_lora(records: Sequence[dict[str, Any]], config: TrainConfig, base: Bas
     import torch
     from peft import LoraConfig
     from transformers.utils import logging as hf_logging
+
     if not records:
         raise ConfigError("No training examples — add seed data, --data files or feedback.")
     torch.manual_seed(config.seed)
