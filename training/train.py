@@ -209,7 +209,10 @@ def _trainer_class() -> Any:
                          num_items_in_batch: Any = None) -> Any:
             if return_outputs or model.device.type != "cpu":
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-            loss, tokens = answer_only_loss(model, inputs, num_items_in_batch)
+            # The accelerator puts autocast around model.forward; answer_only_loss goes around
+            # forward, so it needs the context itself (without it bf16 runs silently in fp32).
+            with self.accelerator.autocast():
+                loss, tokens = answer_only_loss(model, inputs, num_items_in_batch)
             self.tokens_seen += tokens
             return loss
 
