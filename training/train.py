@@ -54,6 +54,8 @@ class TrainConfig:
     threads: int = field(default=0, metadata={"help": "CPU threads; 0 = all cores."})
     precision: str = field(default="auto", metadata={
         "help": "auto (bf16 autocast where the CPU has native bf16), bf16 or fp32."})
+    compile: str = field(default="auto", metadata={
+        "help": "torch.compile the transformer blocks: auto (CPU runs of >= 200 passes), on, off."})
 
     def __post_init__(self) -> None:
         checks = {
@@ -64,6 +66,7 @@ class TrainConfig:
             "batch_size": self.batch_size >= 1, "grad_accum": self.grad_accum >= 1,
             "max_length": self.max_length >= 32, "threads": self.threads >= 0,
             "precision": self.precision in {"auto", "bf16", "fp32"},
+            "compile": self.compile in {"auto", "on", "off"},
         }
         for name, ok in checks.items():
             if not ok:
@@ -160,6 +163,37 @@ def lora_targets(model: Any, config: TrainConfig) -> dict[str, Any]:
             "layers_to_transform": list(range(total - keep, total))}
 
 
+# Compiling the blocks takes ~45 s on 2 cores and then saves ~0.3 s of every ~2 s pass (fused
+# element-wise ops); below this many passes it does not pay for itself.
+COMPILE_MIN_PASSES = 200
+
+
+def compile_blocks(model: Any, config: TrainConfig, passes: int) -> bool:
+    """``torch.compile`` each transformer block in place (the state dict keeps its names).
+
+    Dynamic shapes, so records of every length share one graph. A compile failure (no C++
+    compiler, an unsupported op) falls back to eager instead of failing the run.
+    """
+    import torch
+
+    wanted = config.compile == "on" or (config.compile == "auto" and model.device.type == "cpu"
+                                        and passes >= COMPILE_MIN_PASSES)
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    blocks = getattr(base.get_decoder(), "layers", None)
+    if not wanted or blocks is None:
+        return False
+    torch._dynamo.config.suppress_errors = True  # fall back to eager on a compile error
+    for block in blocks:
+        block.compile(dynamic=True)
+    return True
+
+
+def _passes(records: int, config: TrainConfig) -> int:
+    if config.max_steps > 0:
+        return config.max_steps * config.grad_accum
+    return int(records * config.epochs / config.batch_size)
+
+
 def _sft_config(config: TrainConfig, output_dir: str, show_progress: bool = True) -> Any:
     from trl import SFTConfig
 
@@ -242,6 +276,7 @@ def train_lora(records: Sequence[dict[str, Any]], config: TrainConfig, base: Bas
             model=model, args=_sft_config(config, scratch, show_progress),
             train_dataset=_dataset(records), processing_class=tokenizer, peft_config=lora)
         tokens = sum(len(row["input_ids"]) for row in trainer.train_dataset)
+        compiled = compile_blocks(trainer.model, config, _passes(len(records), config))
         output = trainer.train()
     seconds = time.perf_counter() - started
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -253,6 +288,6 @@ def train_lora(records: Sequence[dict[str, Any]], config: TrainConfig, base: Bas
                "first_loss": round(losses[0], 4) if losses else None,
                "last_loss": round(losses[-1], 4) if losses else None,
                "steps": int(trainer.state.global_step), "examples": len(records),
-               "tokens": seen, "tokens_per_s": round(seen / seconds, 1)}
+               "tokens": seen, "tokens_per_s": round(seen / seconds, 1), "compiled": compiled}
     (out_dir / "train_config.json").write_text(json.dumps(asdict(config), indent=2))
     return TrainResult(out_dir, metrics, round(seconds, 2), model.config.to_dict())

@@ -98,3 +98,18 @@ def test_the_trainers_answer_only_loss_runs_under_the_accelerators_bf16_autocast
         loss = _trainer_class().compute_loss(trainer, model, inputs)
         assert seen.pop() is expected and trainer.tokens_seen == 6
         assert torch.isfinite(loss)
+
+
+def test_blocks_are_compiled_only_when_asked_or_for_long_cpu_runs() -> None:
+    from training.train import COMPILE_MIN_PASSES, compile_blocks
+
+    model = tiny_llama(2)
+    keys = list(model.state_dict())
+    assert not compile_blocks(model, TrainConfig(compile="off"), 10_000)
+    assert not compile_blocks(model, TrainConfig(), COMPILE_MIN_PASSES - 1)
+    assert all(getattr(b, "_compiled_call_impl", None) is None for b in model.model.layers)
+    assert compile_blocks(model, TrainConfig(), COMPILE_MIN_PASSES)
+    assert all(b._compiled_call_impl is not None for b in model.model.layers)
+    assert list(model.state_dict()) == keys  # the adapter saves under the same names
+    with pytest.raises(ConfigError, match="compile"):
+        TrainConfig(compile="yes")
