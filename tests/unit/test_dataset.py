@@ -354,6 +354,21 @@ def test_no_chunk_holding_the_answer_is_shown_as_a_distractor() -> None:
                 next(i for i, c in enumerate(shown_chunks(record), 1) if c.source == "a.md")))
 
 
+def test_the_oracle_keeps_its_retrieval_rank_instead_of_a_shuffled_place() -> None:
+    """Serving shows the best match first; training must not teach that any place is alike."""
+    for rank in range(3):
+        def retrieve(question: str, rank: int = rank) -> list[ContextChunk]:
+            chunks = [ContextChunk(f"x{i}.md", "X", f"Unrelated text {i}.") for i in range(4)]
+            chunks.insert(rank, ContextChunk("a.md", "A", "Refunds take seven days."))
+            return chunks
+
+        examples = [Example(f"How long do refunds take {i}?", "Seven days.", source="a.md")
+                    for i in range(12)]
+        for record in to_chat_records(examples, retrieve, decline_share=0.0):
+            assert shown_chunks(record)[rank].source == "a.md"
+            assert record["messages"][2]["content"] == f"Seven days [{rank + 1}]."
+
+
 def test_missing_oracle_is_inserted_from_the_example_context() -> None:
     example = Example("Question number 7 in nowhere", "Seven days.", source="policy/x.md",
                       context="Refunds are processed in seven days.")
