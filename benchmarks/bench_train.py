@@ -47,7 +47,7 @@ def build_records(data: Path, home: Path, limit: int) -> list[dict[str, Any]]:
     records = to_chat_records(examples, rt.retrieve_chunks, company="Samsung TV support",
                               decline_share=0.2)
     # 457 questions give ~380 records; longer runs repeat them (same length distribution)
-    return [records[i % len(records)] for i in range(max(limit, len(records)))][:limit]
+    return [records[i % len(records)] for i in range(limit)] if records else []
 
 
 def plain_peft(records: list[dict[str, Any]], config: TrainConfig, steps: int) -> float:

@@ -181,9 +181,11 @@ def compile_blocks(model: Any, config: TrainConfig, passes: int) -> bool:
 
     wanted = config.compile == "on" or (config.compile == "auto" and model.device.type == "cpu"
                                         and passes >= COMPILE_MIN_PASSES)
+    if not wanted:
+        return False
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     blocks = getattr(base.get_decoder(), "layers", None)
-    if not wanted or blocks is None:
+    if blocks is None:
         return False
     torch._dynamo.config.suppress_errors = True  # fall back to eager on a compile error
     for block in blocks:
