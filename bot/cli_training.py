@@ -97,7 +97,8 @@ def register(app: typer.Typer, feedback_app: typer.Typer, runtime: Any, emit: An
                help="JSONL file to write (chat-messages format).")] = Path("feedback.jsonl"),
                as_json: JsonOpt = False) -> None:
         """Write the feedback as training examples (redacted, deduplicated, capped)."""
-        from training.dataset import data_hash, export_jsonl, feedback_examples, to_chat_records
+        from training.dataset import data_hash, export_jsonl, to_chat_records
+        from training.feedback import feedback_examples
 
         rt = runtime(ctx)
         examples = feedback_examples(rt.store)

@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
+from knowledge.prompts import CONTEXT_CHARS
 
 LLMBackend = Literal["llama_cpp", "transformers", "openai"]
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
@@ -50,7 +51,7 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(48, ge=0)
     top_k: int = Field(3, ge=1, le=20)
     context_chars: int = Field(
-        700, ge=0, le=20000,
+        CONTEXT_CHARS, ge=0, le=20000,
         description="Characters of each retrieved chunk shown to the model (0 = all).")
     retrieval_mode: RetrievalMode = "hybrid"
     min_relevance: float = Field(

@@ -18,6 +18,7 @@ from bot.core.types import Answer, Source, Turn
 from knowledge.index import KnowledgeBase
 from knowledge.llm import ChatModel, ModelProvider
 from knowledge.prompts import (
+    CONTEXT_CHARS,
     IDK_REPLY,
     ContextChunk,
     build_messages,
@@ -83,7 +84,7 @@ class EngineConfig:
     top_k: int = 3
     min_relevance: float = 0.3
     company: str = "Orbitask"
-    context_chars: int = 700  # per retrieved chunk shown to the model; 0 = whole chunk
+    context_chars: int = CONTEXT_CHARS  # per retrieved chunk shown to the model; 0 = all
 
 
 class AnswerEngine:

@@ -85,7 +85,7 @@ def _require_file(path: str, setting: str) -> Path:
     return resolved
 
 
-def _chatml_formatter(template: str, bos: str, eos: str) -> Callable[[Sequence[Any]], str]:
+def _chatml_formatter(template: str, bos: str, eos: str) -> Callable[..., str]:
     """Render messages with the model's own chat template (read from the GGUF)."""
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 

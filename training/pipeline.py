@@ -17,15 +17,14 @@ from bot.storage import Store
 from knowledge.prompts import ContextChunk
 from training.dataset import (
     Example,
-    FeedbackPolicy,
     data_hash,
-    feedback_examples,
     load_any,
     load_seed,
     to_chat_records,
 )
 from training.evaluate import QAItem, Scores, gate, score, split_heldout
 from training.export import peft_to_gguf
+from training.feedback import FeedbackPolicy, feedback_examples
 from training.kto import kto_ready, train_kto
 from training.registry import AdapterRegistry
 from training.train import DECLINE_SHARE, BaseModel, TrainConfig, train_lora

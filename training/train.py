@@ -174,10 +174,10 @@ COMPILE_MIN_PASSES = 200
 def compile_blocks(model: Any, config: TrainConfig, passes: int) -> bool:
     """``torch.compile`` each transformer block in place (the state dict keeps its names).
 
-    Dynamic shapes, so records of every length share one graph. A compile failure (no C++
-    compiler, an unsupported op) falls back to eager instead of failing the run.
+    Dynamic shapes, so records of every length share one graph. Compiling happens at the first
+    pass; run the training under ``eager_fallback`` so that a compile failure (no C++ compiler,
+    an unsupported op) falls back to eager instead of failing the run.
     """
-    import torch
 
     wanted = config.compile == "on" or (config.compile == "auto" and model.device.type == "cpu"
                                         and passes >= COMPILE_MIN_PASSES)
@@ -187,10 +187,19 @@ def compile_blocks(model: Any, config: TrainConfig, passes: int) -> bool:
     blocks = getattr(base.get_decoder(), "layers", None)
     if blocks is None:
         return False
-    torch._dynamo.config.suppress_errors = True  # fall back to eager on a compile error
     for block in blocks:
         block.compile(dynamic=True)
     return True
+
+
+def eager_fallback(compiled: bool) -> contextlib.AbstractContextManager[Any]:
+    """Compile errors fall back to eager inside this context only (not for the whole process:
+    ``serve`` runs ``/kb train`` in-process)."""
+    import torch
+
+    if not compiled:
+        return contextlib.nullcontext()
+    return torch._dynamo.config.patch(suppress_errors=True)
 
 
 def _passes(records: int, config: TrainConfig) -> int:
@@ -282,7 +291,8 @@ def train_lora(records: Sequence[dict[str, Any]], config: TrainConfig, base: Bas
             train_dataset=_dataset(records), processing_class=tokenizer, peft_config=lora)
         tokens = sum(len(row["input_ids"]) for row in trainer.train_dataset)
         compiled = compile_blocks(trainer.model, config, _passes(len(records), config))
-        output = trainer.train()
+        with eager_fallback(compiled):
+            output = trainer.train()
     seconds = time.perf_counter() - started
     out_dir.mkdir(parents=True, exist_ok=True)
     trainer.model.save_pretrained(str(out_dir))

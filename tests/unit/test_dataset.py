@@ -17,11 +17,9 @@ from bot.storage import Store
 from knowledge.prompts import IDK_REPLY, ContextChunk, build_messages, format_context
 from training.dataset import (
     Example,
-    FeedbackPolicy,
     balance_declines,
     data_hash,
     export_jsonl,
-    feedback_examples,
     fill_placeholders,
     load_any,
     load_bitext,
@@ -29,9 +27,9 @@ from training.dataset import (
     load_seed,
     parse_context,
     raft_share,
-    redact,
     to_chat_records,
 )
+from training.feedback import FeedbackPolicy, feedback_examples, redact
 
 BITEXT_COLUMNS = ["instruction", "intent", "category", "response"]
 

@@ -113,3 +113,16 @@ def test_blocks_are_compiled_only_when_asked_or_for_long_cpu_runs() -> None:
     assert list(model.state_dict()) == keys  # the adapter saves under the same names
     with pytest.raises(ConfigError, match="compile"):
         TrainConfig(compile="yes")
+
+
+def test_compile_errors_fall_back_to_eager_only_inside_the_training_run() -> None:
+    import torch
+
+    from training.train import eager_fallback
+
+    before = torch._dynamo.config.suppress_errors
+    with eager_fallback(True):
+        assert torch._dynamo.config.suppress_errors is True
+    assert torch._dynamo.config.suppress_errors == before
+    with eager_fallback(False):
+        assert torch._dynamo.config.suppress_errors == before
