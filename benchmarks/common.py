@@ -89,9 +89,26 @@ def median(values: Iterable[float]) -> float:
     return statistics.median(list(values))
 
 
+# CPU features that change the figures several-fold: llama.cpp's and torch's kernels, and
+# whether training runs in bf16 (training.train.use_bf16), depend on them.
+_CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+
+
+def cpu_features() -> str:
+    """The vector extensions this CPU reports (Linux), e.g. ``"avx2"`` or ``"avx2 avx512f"``."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown"
+    flags = set(next((line for line in text.splitlines() if line.startswith("flags")),
+                     "").split())
+    return " ".join(f for f in _CPU_FLAGS if f in flags) or "none of " + ", ".join(_CPU_FLAGS)
+
+
 def machine() -> dict[str, Any]:
     return {
         "date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(),
+        "cpu_features": cpu_features(),
         "platform": platform.platform(), "python": platform.python_version(),
         "load_avg_1m": round(os.getloadavg()[0], 2),
     }

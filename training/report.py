@@ -65,6 +65,7 @@ def answer_rows(run: EvalRun) -> list[dict[str, Any]]:
     for i, item in enumerate(run.items):
         configs = {name: {"answer": got[i].text,
                           "cited": [s.source for s in got[i].cited_sources()],
+                          "shown": [s.source for s in got[i].sources],
                           "says_idk": says_idk(got[i].text),
                           "latency_ms": round(got[i].latency_ms)}
                    for name, got in run.answers.items()}

@@ -250,5 +250,6 @@ def test_the_report_keeps_every_answer_beside_its_reference(tmp_path: Path) -> N
             if line]
     assert [r["reference"] for r in rows] == [REF, "No."]
     assert rows[0]["configs"]["base+rag"]["cited"] == ["billing/refunds.md"]
+    assert rows[0]["configs"]["base+rag"]["shown"] == [s.source for s in SOURCES]
     assert rows[1]["configs"]["base+rag"]["says_idk"] is True
     assert run.scores["base+rag"].citation_accuracy == 1.0
