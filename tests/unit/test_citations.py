@@ -51,6 +51,14 @@ def test_attach_citations_keeps_the_models_valid_markers() -> None:
     assert attach_citations(text, (REFUNDS, TWO_FA)) == text
 
 
+def test_attach_citations_keeps_the_line_breaks_of_steps() -> None:
+    text = ("Here's how:\n1. Scan the QR code with an authenticator app.\n"
+            "2. Type the six-digit code.")
+    out = attach_citations(text, (REFUNDS, TWO_FA))
+    assert out.split("\n")[0] == "Here's how:"
+    assert out.count("\n") == 2 and "authenticator app [2]." in out
+
+
 def test_attach_citations_replaces_invented_markers() -> None:
     out = attach_citations("Annual subscriptions are refunded within 30 days [9].",
                            (REFUNDS, TWO_FA))
