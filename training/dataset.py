@@ -32,6 +32,10 @@ from training.train import DECLINE_SHARE
 
 SEED_PATH = Path(__file__).parent / "seed" / "tone.jsonl"
 NO_CONTEXT_KINDS = frozenset({"greeting", "smalltalk"})
+# Examples that teach manner, not facts: never held out for the gate, and never turned into
+# RAFT's distractor-only declines (an empathy reply trained as "I'm sorry, I couldn't find…"
+# taught the seed adapter to decline complaints it could answer, BENCHMARKS.md).
+TONE_KINDS = frozenset({"greeting", "smalltalk", "empathy", "format", "bitext"})
 CHUNK_CHARS = 400
 
 
@@ -239,8 +243,11 @@ def _oracle_chunk(ex: Example, found: Sequence[ContextChunk]) -> ContextChunk:
 
 
 def _raft(ex: Example, retrieve: Callable[[str], list[ContextChunk]], share: float, n: int,
-          seed: int) -> tuple[list[ContextChunk], str]:
-    """Oracle among distractors, or (share of the time) distractors only → don't know."""
+          seed: int) -> tuple[list[ContextChunk], str] | None:
+    """Oracle among distractors, or (share of the time) distractors only → don't know.
+
+    ``None`` (leave the example out) for a tone example whose source retrieval misses: its
+    manner is what it teaches, and a decline there would teach declining complaints."""
     found = list(retrieve(ex.question))
     answerable = ex.answerable and ex.kind != "idk"
     # Cite the one chunk that holds most of the answer (another chunk of the same document
@@ -256,9 +263,12 @@ def _raft(ex: Example, retrieve: Callable[[str], list[ContextChunk]], share: flo
         return others[:n], ex.answer
     if not oracle and ex.context:
         oracle = [_oracle_chunk(ex, found)]
+    manner = ex.kind in TONE_KINDS
     if not oracle:  # where the answer is from is unknown, or nothing retrieved holds it
+        if ex.source and manner:
+            return None
         return (others[:n], IDK_REPLY) if ex.source else (found[:n], ex.answer)
-    if _unit(seed, ex.question) < share:
+    if not manner and _unit(seed, ex.question) < share:
         return others[:n], IDK_REPLY
     # Retrieval order, not shuffled: serving shows the best match first, and there it holds the
     # reference source for ~3 of 4 sample questions. Shuffled positions taught the seed adapter
@@ -271,7 +281,7 @@ def _raft(ex: Example, retrieve: Callable[[str], list[ContextChunk]], share: flo
 
 
 def _context_for(ex: Example, retrieve: Callable[[str], list[ContextChunk]] | None,
-                 share: float, n: int, seed: int) -> tuple[list[ContextChunk], str]:
+                 share: float, n: int, seed: int) -> tuple[list[ContextChunk], str] | None:
     if ex.kind in NO_CONTEXT_KINDS or (ex.kind == "bitext" and not ex.context):
         return [], ex.answer
     served = parse_context(ex.context)
@@ -297,7 +307,7 @@ def raft_share(examples: Sequence[Example], decline_share: float) -> float:
     declined most answerable questions (BENCHMARKS.md, issue 5).
     """
     wanted = decline_share * len(examples) - sum(map(_declines, examples))
-    answerable = sum(ex.label and not _declines(ex) and ex.kind not in NO_CONTEXT_KINDS
+    answerable = sum(ex.label and not _declines(ex) and ex.kind not in TONE_KINDS
                      for ex in examples)
     return min(1.0, max(0.0, wanted / answerable)) if answerable else 0.0
 
@@ -326,7 +336,10 @@ def to_chat_records(examples: Sequence[Example],
     examples = balance_declines(examples, decline_share, seed)
     share = raft_share(examples, decline_share)
     for ex in examples:
-        chunks, answer = _context_for(ex, retrieve, share, n_context, seed)
+        context = _context_for(ex, retrieve, share, n_context, seed)
+        if context is None:
+            continue
+        chunks, answer = context
         words = key_words(f"{ex.question} {ex.answer}")
         # Every window is long enough to hold the whole answer (RAFT's oracle must contain
         # it, or the adapter learns to write what it cannot see); all the same size, so the

@@ -16,6 +16,7 @@ from bot.core.types import Answer
 from bot.storage import Store
 from knowledge.prompts import ContextChunk
 from training.dataset import (
+    TONE_KINDS,
     Example,
     data_hash,
     load_any,
@@ -28,9 +29,6 @@ from training.feedback import FeedbackPolicy, feedback_examples
 from training.kto import kto_ready, train_kto
 from training.registry import AdapterRegistry
 from training.train import DECLINE_SHARE, BaseModel, TrainConfig, train_lora
-
-# Examples that teach manner, not facts: never held out for the gate.
-TONE_KINDS = frozenset({"greeting", "smalltalk", "empathy", "format", "bitext"})
 
 
 class Answerer(Protocol):

@@ -309,6 +309,25 @@ def test_the_datas_own_declines_count_toward_the_decline_share() -> None:
     assert raft_share(answerable, 0.25) == 0.25
 
 
+def test_tone_examples_keep_their_answer_and_are_never_made_declines() -> None:
+    from dataclasses import replace
+
+    empathy = [replace(qa(i, SOURCES[i % 10]), kind="empathy") for i in range(100)]
+    records = to_chat_records(empathy, fake_retrieve, decline_share=0.5, seed=3)
+    assert len(records) == 100
+    assert not any(r["messages"][2]["content"] == IDK_REPLY for r in records)
+    assert raft_share(empathy, 0.5) == 0.0
+
+
+def test_a_tone_example_whose_source_is_not_retrieved_is_left_out() -> None:
+    missing = Example("So annoyed about topic-99.md", "That's frustrating. Do X.",
+                      source="topic-99.md", kind="empathy")
+    fact = Example("What about topic-99.md", "X is Y.", source="topic-99.md", kind="cited")
+    records = to_chat_records([missing, fact], fake_retrieve, decline_share=0.0)
+    assert [r["kind"] for r in records] == ["cited"]
+    assert records[0]["messages"][2]["content"] == IDK_REPLY  # facts it cannot see: decline
+
+
 def test_declines_beyond_the_share_are_dropped_and_the_rest_kept() -> None:
     answerable = [qa(i, SOURCES[i % 10]) for i in range(180)]
     declines = [Example(f"Is there a Linux app {i}", "Sorry, not documented.", kind="idk",
