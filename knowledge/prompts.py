@@ -13,8 +13,11 @@ from dataclasses import dataclass, replace
 
 from bot.core.types import Turn
 
+# The decline does not open with "I'm sorry": a small model answering a complaint ("i got charged
+# twice!!") starts with "I'm sorry" by habit, and when that opening was also the decline's, the
+# seed adapter went on to decline 15 of 90 answerable sample questions (BENCHMARKS.md).
 IDK_REPLY = (
-    "I'm sorry, I couldn't find that in our documentation, so I don't want to guess. "
+    "I couldn't find that in our documentation, so I don't want to guess. "
     "Would you like me to connect you with a member of our support team?"
 )
 

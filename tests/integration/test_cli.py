@@ -115,7 +115,7 @@ def test_ask_plain_text_lists_sources(cli_models: None, corpus: Path) -> None:
     assert run_main("ingest", str(corpus), "--json")[0] == 0
     code, out, err = run_main("ask", "How do I bake sourdough bread?")
     assert code == 0, err
-    assert out.startswith("I'm sorry, I couldn't find that")
+    assert out.startswith("I couldn't find that in our documentation")
     assert "Sources:" not in out  # nothing relevant, so nothing cited
 
 
