@@ -33,8 +33,8 @@ from training.train import DECLINE_SHARE
 SEED_PATH = Path(__file__).parent / "seed" / "tone.jsonl"
 NO_CONTEXT_KINDS = frozenset({"greeting", "smalltalk"})
 # Examples that teach manner, not facts: never held out for the gate, and never turned into
-# RAFT's distractor-only declines (an empathy reply trained as "I'm sorry, I couldn't find…"
-# taught the seed adapter to decline complaints it could answer, BENCHMARKS.md).
+# RAFT's distractor-only declines (their manner is what they teach; alone this did not change
+# how often the seed adapter declined complaints, the decline's opening did, BENCHMARKS.md).
 TONE_KINDS = frozenset({"greeting", "smalltalk", "empathy", "format", "bitext"})
 CHUNK_CHARS = 400
 
