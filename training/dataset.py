@@ -37,6 +37,7 @@ NO_CONTEXT_KINDS = frozenset({"greeting", "smalltalk"})
 # how often the seed adapter declined complaints, the decline's opening did, BENCHMARKS.md).
 TONE_KINDS = frozenset({"greeting", "smalltalk", "empathy", "format", "bitext"})
 CHUNK_CHARS = 400
+NO_DOCS_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -326,12 +327,27 @@ def balance_declines(examples: Sequence[Example], decline_share: float,
     return [ex for ex in examples if not _declines(ex) or _unit(seed + 1, ex.question) < keep]
 
 
+def _no_documents(ex: Example, share: float, seed: int, company: str) -> dict[str, Any] | None:
+    """A share of the factual questions once more, shown with no documents at all, with the
+    decline as the target: without them every training prompt with no documents was a greeting
+    or small talk, and the adapter, asked a fact with nothing retrieved, made one up (16 of 16
+    unanswerable sample questions, BENCHMARKS.md, issue 5)."""
+    factual = ex.label and ex.kind not in TONE_KINDS and not parse_context(ex.context)
+    if not factual or _unit(seed + 2, ex.question) >= share:
+        return None
+    messages = build_messages(ex.question, [], company=company)
+    messages.append({"role": "assistant", "content": ex.answer if _declines(ex) else IDK_REPLY})
+    return {"messages": messages, "kind": "idk", "label": True}
+
+
 def to_chat_records(examples: Sequence[Example],
                     retrieve: Callable[[str], list[ContextChunk]] | None,
                     company: str = "Orbitask", decline_share: float = DECLINE_SHARE,
-                    n_context: int = 3, seed: int = 0) -> list[dict[str, Any]]:
+                    n_context: int = 3, seed: int = 0,
+                    no_docs_share: float = NO_DOCS_SHARE) -> list[dict[str, Any]]:
     """``{"messages": [system, user, assistant], "kind", "label"}`` per example (RAFT), with
-    about ``decline_share`` of them ending in a decline (see ``balance_declines``)."""
+    about ``decline_share`` of them ending in a decline (see ``balance_declines``), and
+    ``no_docs_share`` of the factual ones repeated with no documents (see ``_no_documents``)."""
     records = []
     examples = balance_declines(examples, decline_share, seed)
     share = raft_share(examples, decline_share)
@@ -349,6 +365,9 @@ def to_chat_records(examples: Sequence[Example],
                                   company=company)
         messages.append({"role": "assistant", "content": answer})
         records.append({"messages": messages, "kind": ex.kind, "label": ex.label})
+        bare = _no_documents(ex, no_docs_share, seed, company)
+        if bare is not None:
+            records.append(bare)
     return records
 
 

@@ -288,13 +288,15 @@ def test_records_use_the_serving_prompt_with_the_oracle_and_a_citation() -> None
 
 def test_distractor_only_share_matches_the_request() -> None:
     examples = [qa(i, SOURCES[i % 10]) for i in range(200)]
-    records = to_chat_records(examples, fake_retrieve, decline_share=0.25, seed=3)
+    records = to_chat_records(examples, fake_retrieve, decline_share=0.25, seed=3,
+                              no_docs_share=0.0)
     idk = [(ex, r) for ex, r in zip(examples, records, strict=True)
            if r["messages"][2]["content"] == IDK_REPLY]
     assert 0.17 <= len(idk) / 200 <= 0.33
     for example, record in idk:  # no chunk from the answer's source
         assert f"({example.source})" not in record["messages"][1]["content"]
-    again = to_chat_records(examples, fake_retrieve, decline_share=0.25, seed=3)
+    again = to_chat_records(examples, fake_retrieve, decline_share=0.25, seed=3,
+                            no_docs_share=0.0)
     assert data_hash(again) == data_hash(records)  # deterministic
 
 
@@ -381,7 +383,7 @@ def test_the_oracle_keeps_its_retrieval_rank_instead_of_a_shuffled_place() -> No
 
         examples = [Example(f"How long do refunds take {i}?", "Seven days.", source="a.md")
                     for i in range(12)]
-        for record in to_chat_records(examples, retrieve, decline_share=0.0):
+        for record in to_chat_records(examples, retrieve, decline_share=0.0, no_docs_share=0):
             assert shown_chunks(record)[rank].source == "a.md"
             assert record["messages"][2]["content"] == f"Seven days [{rank + 1}]."
 
@@ -399,7 +401,7 @@ def test_missing_oracle_is_inserted_from_the_example_context() -> None:
 def test_unanswerable_examples_get_distractors_and_keep_their_answer() -> None:
     examples = [Example(f"Is there a Linux app {i} in topic-1.md", "Sorry, not documented.",
                         source="topic-1.md", kind="idk", answerable=False) for i in range(20)]
-    for record in to_chat_records(examples, fake_retrieve, decline_share=0.5):
+    for record in to_chat_records(examples, fake_retrieve, decline_share=0.5, no_docs_share=0):
         assert "(topic-1.md)" not in record["messages"][1]["content"]
         assert record["messages"][2]["content"] == "Sorry, not documented."
 
@@ -408,12 +410,29 @@ def test_greetings_get_no_context_and_no_retrieve_uses_the_example_context() -> 
     hello = Example("Hi", "Hello! How can I help?", kind="greeting")
     known = Example("How long?", "It takes 14 days. Then done.", source="billing/refunds.md",
                     context="Refunds take 14 days.")
-    greeting, grounded = to_chat_records([hello, known], None)
+    greeting, grounded = to_chat_records([hello, known], None, no_docs_share=0.0)
     assert greeting["messages"][:2] == build_messages("Hi", [])
     assert "(no documents matched)" in greeting["messages"][1]["content"]
     chunk = ContextChunk("billing/refunds.md", "Refunds", "Refunds take 14 days.")
     assert grounded["messages"][:2] == build_messages("How long?", [chunk])
     assert grounded["messages"][2]["content"] == "It takes 14 days [1]. Then done."
+
+
+def test_a_share_of_facts_is_repeated_with_no_documents_and_declined() -> None:
+    facts = [qa(i, SOURCES[i % 10]) for i in range(100)]
+    own = Example("Is there a Linux app?", "Not documented, sorry.", kind="idk", answerable=False)
+    tone = [Example(f"Hi {i}", "Hello! How can I help?", kind="greeting") for i in range(50)]
+    records = to_chat_records([*facts, own, *tone], fake_retrieve, decline_share=0.01,
+                              no_docs_share=0.3)
+    bare = [r for r in records if "(no documents matched)" in r["messages"][1]["content"]
+            and r["kind"] != "greeting"]
+    assert 20 <= len(bare) <= 45
+    assert {r["messages"][2]["content"] for r in bare} <= {IDK_REPLY, own.answer}
+    assert all(r["kind"] == "idk" for r in bare)
+    assert len(records) == 151 + len(bare)  # every example stays, greetings never repeated
+    none = to_chat_records([*facts, own, *tone], fake_retrieve, decline_share=0.01,
+                           no_docs_share=0.0)
+    assert len(none) == 151
 
 
 def test_served_context_from_feedback_is_reused_as_is() -> None:
