@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from llama_index.core.schema import BaseNode
 
-from bot.core.citations import CITATION, cited_numbers, strip_invalid
+from bot.core.citations import CITATION, cited_numbers, hollow_claim, strip_invalid
 from bot.core.types import Answer, Source, Turn
 from knowledge.index import KnowledgeBase
 from knowledge.llm import ChatModel, ModelProvider
@@ -134,8 +134,8 @@ class AnswerEngine:
                         self.config.context_chars) for s in sources]
         model = self.current_model()
         raw = model.chat(build_messages(query, chunks, company=self.config.company))
-        if not raw or says_dont_know(raw):
-            text = raw or IDK_REPLY
+        if not raw or says_dont_know(raw) or hollow_claim(raw):
+            text = IDK_REPLY if not raw or hollow_claim(raw) else raw
             if "support team" not in text and "human" not in text:
                 text = f"{text.rstrip()} {HANDOFF}"
             return self._answer(text, sources, query, format_context(chunks), started, False)

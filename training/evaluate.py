@@ -44,7 +44,7 @@ _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _HANDOFF = re.compile(r"\b(support team|connect you|a human|someone (on|from) our)\b", re.I)
 _WARM = re.compile(
     r"\b(thanks|thank you|happy to|glad to|sorry|please|sure|of course|hope this helps|"
-    r"you can|feel free|let me know)\b|^\s*(yes|no|hi|hello)\b",
+    r"you can|feel free|let me know|would you like)\b|^\s*(yes|no|hi|hello)\b",
     re.IGNORECASE,
 )
 _LEAK = re.compile(r"Context documents|quoted data\)|<\|[a-z_]+|\b(Question|System|User):")
@@ -202,8 +202,8 @@ def tone_score(answer_text: str) -> float:
 
     1. length: not empty and at most 120 words;
     2. no loop: no sentence repeated and no four-word sequence occurring three or more times;
-    3. friendly or direct: a warm phrase (thanks, sorry, happy to, please, sure, you can, …)
-       or an opening "Yes"/"No"/"Hi"/"Hello";
+    3. friendly or direct: a warm phrase (thanks, sorry, happy to, please, sure, you can,
+       would you like, …) or an opening "Yes"/"No"/"Hi"/"Hello";
     4. grounded: cites a ``[n]`` source or says it does not know;
     5. no prompt leakage: no "Context documents", "quoted data)", chat-template tokens such
        as "<|im_end", or a capitalised "Question:", "System:" or "User:" label.

@@ -99,6 +99,15 @@ def test_empty_model_output_becomes_the_dont_know_reply(engine_for: Callable[...
     assert answer.text == IDK_REPLY and not answer.grounded
 
 
+def test_a_fact_written_as_a_bare_marker_becomes_the_dont_know_reply(
+    engine_for: Callable[..., Any]
+) -> None:
+    answer = engine_for(FakeChatModel("The Pro plan's price is [1].")).answer(
+        "How much does the Pro plan cost?")
+    assert answer.text == IDK_REPLY and not answer.grounded
+    assert answer.sources
+
+
 def test_planted_instruction_is_redacted_before_the_model_sees_it(
     engine_for: Callable[..., Any], planted_kb: Any
 ) -> None:

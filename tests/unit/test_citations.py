@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.core.citations import cited_numbers, strip_invalid
+from bot.core.citations import cited_numbers, hollow_claim, strip_invalid
 from bot.core.types import Answer
 from knowledge.engine import attach_citations
 from tests.fakes import make_source
@@ -74,3 +74,17 @@ def test_attach_citations_without_sources_returns_text_unchanged() -> None:
 def test_answer_cited_sources_follow_citation_order() -> None:
     answer = Answer("See [2] and [1] and [2].", (REFUNDS, TWO_FA), 1.0, "m", None, "q")
     assert answer.cited_sources() == (TWO_FA, REFUNDS)
+
+
+def test_a_bare_marker_in_place_of_the_fact_is_a_hollow_claim() -> None:
+    for text in ("Orbitask's head office is [1].", "Orbitask was founded by [1].",
+                 "Yes, there is a Linux app. It's [1]. Download it today.",
+                 "Our office is at [2]\nCall us.", "The feature is called [1] [2]."):
+        assert hollow_claim(text), text
+    for text in ("The Team plan is $8 per member per month [1].",
+                 "Here is what our uptime commitments are [1].",
+                 "Link a pull request by signing in [1].",
+                 "The password rules are [1]:\n- at least 12 characters",
+                 "Open Settings > Security [1]. It is [1] that says so? no",
+                 "Single sign-on [1]."):
+        assert not hollow_claim(text), text

@@ -111,6 +111,11 @@ def test_good_answer_beats_a_looping_one() -> None:
     assert tone_score("") < tone_score(looping)
 
 
+def test_the_decline_with_its_offer_of_a_person_scores_full_tone() -> None:
+    assert tone_score(IDK_REPLY) == 1.0
+    assert tone_score("I couldn't find that in our documentation.") == pytest.approx(0.8)
+
+
 def test_tone_penalises_prompt_leakage() -> None:
     leaked = "Sure, refunds take 30 days [1]. Question: How do refunds work?"
     assert tone_score(leaked) == pytest.approx(0.8)
