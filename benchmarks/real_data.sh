@@ -26,7 +26,7 @@ emanual() {
   export SUPPORTBOT_HOME=$OUT/emanual COMPANY_NAME="Samsung TV support"
   $BIN ingest "$DATA/emanual-smart-tv/docs" --json > "$OUT/emanual-ingest.json"
   $BIN train --data "$DATA/emanual-smart-tv/qa-train.jsonl" --no-seed --decline-share 0.2 \
-    --json > "$OUT/emanual-train.json"
+    --no-docs-share 0.3 --json > "$OUT/emanual-train.json"
   $BIN eval "$DATA/emanual-smart-tv/qa-test.jsonl" --adapter "$(field adapter emanual-train)" \
     --json > "$OUT/emanual-eval.json"
 }

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from bot.errors import InputError
-from training.train import DECLINE_SHARE, TrainConfig
+from training.train import DECLINE_SHARE, NO_DOCS_SHARE, TrainConfig
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 adapters_app = typer.Typer(help="Trained LoRA adapters: list, promote, roll back.",
@@ -34,6 +34,9 @@ def register(app: typer.Typer, feedback_app: typer.Typer, runtime: Any, emit: An
         decline_share: Annotated[float, typer.Option(
             min=0.0, max=0.9, help="Share of examples that teach declining (RAFT).")
         ] = DECLINE_SHARE,
+        no_docs_share: Annotated[float, typer.Option(
+            min=0.0, max=1.0, help="Share of factual questions repeated with no documents, "
+            "taught to decline.")] = NO_DOCS_SHARE,
         top_layers: Annotated[float, typer.Option(
             min=0.01, max=1.0, help="Share of layers, from the top, that get LoRA "
             "(0.5 trains ~1.2x faster but carries over worse).")] = TrainConfig.top_layers,
@@ -50,7 +53,7 @@ def register(app: typer.Typer, feedback_app: typer.Typer, runtime: Any, emit: An
         request = TrainRequest(
             data=list(data or []), use_seed=not no_seed, company=rt.settings.company_name,
             eval_items=load_qa(eval_file) if eval_file else None, eval_limit=eval_limit,
-            decline_share=decline_share,
+            decline_share=decline_share, no_docs_share=no_docs_share,
             config=TrainConfig(max_steps=max_steps, top_layers=top_layers),
         )
         result = rt.train(request, show_progress=not as_json)

@@ -28,7 +28,7 @@ from knowledge.prompts import (
     focus,
     key_words,
 )
-from training.train import DECLINE_SHARE
+from training.train import DECLINE_SHARE, NO_DOCS_SHARE
 
 SEED_PATH = Path(__file__).parent / "seed" / "tone.jsonl"
 NO_CONTEXT_KINDS = frozenset({"greeting", "smalltalk"})
@@ -37,7 +37,6 @@ NO_CONTEXT_KINDS = frozenset({"greeting", "smalltalk"})
 # how often the seed adapter declined complaints, the decline's opening did, BENCHMARKS.md).
 TONE_KINDS = frozenset({"greeting", "smalltalk", "empathy", "format", "bitext"})
 CHUNK_CHARS = 400
-NO_DOCS_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -329,9 +328,7 @@ def balance_declines(examples: Sequence[Example], decline_share: float,
 
 def _no_documents(ex: Example, share: float, seed: int, company: str) -> dict[str, Any] | None:
     """A share of the factual questions once more, shown with no documents at all, with the
-    decline as the target: without them every training prompt with no documents was a greeting
-    or small talk, and the adapter, asked a fact with nothing retrieved, made one up (16 of 16
-    unanswerable sample questions, BENCHMARKS.md, issue 5)."""
+    decline as the target (see ``training.train.NO_DOCS_SHARE``)."""
     factual = ex.label and ex.kind not in TONE_KINDS and not parse_context(ex.context)
     if not factual or _unit(seed + 2, ex.question) >= share:
         return None

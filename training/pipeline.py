@@ -28,7 +28,7 @@ from training.export import peft_to_gguf
 from training.feedback import FeedbackPolicy, feedback_examples
 from training.kto import kto_ready, train_kto
 from training.registry import AdapterRegistry
-from training.train import DECLINE_SHARE, BaseModel, TrainConfig, train_lora
+from training.train import DECLINE_SHARE, NO_DOCS_SHARE, BaseModel, TrainConfig, train_lora
 
 
 class Answerer(Protocol):
@@ -44,6 +44,7 @@ class TrainRequest:
     eval_limit: int = 40
     margin: float = 0.02
     decline_share: float = DECLINE_SHARE
+    no_docs_share: float = NO_DOCS_SHARE
     company: str = "Orbitask"
     requested_by: str = "cli"
     feedback_policy: FeedbackPolicy = field(default_factory=FeedbackPolicy)
@@ -98,10 +99,12 @@ def run_training(request: TrainRequest, *, registry: AdapterRegistry, store: Sto
                  show_progress: bool = True) -> dict[str, Any]:
     examples, held = split(request, gather(request, store))
     records = to_chat_records(examples, retrieve, company=request.company,
-                              decline_share=request.decline_share, seed=request.config.seed)
+                              decline_share=request.decline_share, seed=request.config.seed,
+                              no_docs_share=request.no_docs_share)
     version = registry.new_version(request.requested_by)
     folder = registry.path(version)
-    votes = to_chat_records(gather_votes(request, store), retrieve, company=request.company)
+    votes = to_chat_records(gather_votes(request, store), retrieve, company=request.company,
+                            no_docs_share=0.0)
     try:
         result = train_lora(records, request.config, base, folder, show_progress)
         if kto_ready(votes):
