@@ -39,8 +39,8 @@ _HOLLOW = re.compile(
 def hollow_claim(text: str) -> bool:
     """Whether ``text`` states a fact as a bare citation ("It's [1].") instead of the fact.
 
-    On the sample QA set the tuned adapter wrote such answers to 4 of 16 unanswerable
-    questions and to none of the answerable ones it answered well (BENCHMARKS.md); serving
-    declines them instead of showing a sentence with a hole in it.
+    In six sample-set evals the tuned adapter wrote such answers to up to 4 of the 16
+    unanswerable questions and to at most 1 of the 90 answerable ones; the base model never
+    did (BENCHMARKS.md). Serving declines them instead of showing a sentence with a hole.
     """
     return bool(_HOLLOW.search(text))
