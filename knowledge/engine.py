@@ -134,8 +134,9 @@ class AnswerEngine:
                         self.config.context_chars) for s in sources]
         model = self.current_model()
         raw = model.chat(build_messages(query, chunks, company=self.config.company))
-        if not raw or says_dont_know(raw) or hollow_claim(raw):
-            text = IDK_REPLY if not raw or hollow_claim(raw) else raw
+        hollow = hollow_claim(raw)
+        if not raw or hollow or says_dont_know(raw):
+            text = raw if raw and not hollow else IDK_REPLY
             if "support team" not in text and "human" not in text:
                 text = f"{text.rstrip()} {HANDOFF}"
             return self._answer(text, sources, query, format_context(chunks), started, False)

@@ -276,7 +276,8 @@ def qa(i: int, source: str = "topic-1.md") -> Example:
 
 def test_records_use_the_serving_prompt_with_the_oracle_and_a_citation() -> None:
     example = qa(1)
-    [record] = to_chat_records([example], fake_retrieve, decline_share=0.0, company="Acme")
+    [record] = to_chat_records([example], fake_retrieve, decline_share=0.0, company="Acme",
+                               no_docs_share=0.0)
     system, user, assistant = record["messages"]
     chunks = shown_chunks(record)
     assert [system, user] == build_messages(example.question, chunks, company="Acme")
@@ -325,7 +326,8 @@ def test_a_tone_example_whose_source_is_not_retrieved_is_left_out() -> None:
     missing = Example("So annoyed about topic-99.md", "That's frustrating. Do X.",
                       source="topic-99.md", kind="empathy")
     fact = Example("What about topic-99.md", "X is Y.", source="topic-99.md", kind="cited")
-    records = to_chat_records([missing, fact], fake_retrieve, decline_share=0.0)
+    records = to_chat_records([missing, fact], fake_retrieve, decline_share=0.0,
+                              no_docs_share=0.0)
     assert [r["kind"] for r in records] == ["cited"]
     assert records[0]["messages"][2]["content"] == IDK_REPLY  # facts it cannot see: decline
 
@@ -349,7 +351,7 @@ def test_the_cited_chunk_is_the_one_of_the_source_that_holds_the_answer() -> Non
 
     example = Example("How many guests on Team?", "Team allows up to 50 guests.",
                       source="plans.md")
-    [record] = to_chat_records([example], retrieve, decline_share=0.0)
+    [record] = to_chat_records([example], retrieve, decline_share=0.0, no_docs_share=0.0)
     chunks = shown_chunks(record)
     assert [c.text for c in chunks].count("Storage: 10 GB per member on Team.") == 0
     k = next(i for i, c in enumerate(chunks, 1) if "50 guests" in c.text)
@@ -391,7 +393,7 @@ def test_the_oracle_keeps_its_retrieval_rank_instead_of_a_shuffled_place() -> No
 def test_missing_oracle_is_inserted_from_the_example_context() -> None:
     example = Example("Question number 7 in nowhere", "Seven days.", source="policy/x.md",
                       context="Refunds are processed in seven days.")
-    [record] = to_chat_records([example], fake_retrieve, decline_share=0.0)
+    [record] = to_chat_records([example], fake_retrieve, decline_share=0.0, no_docs_share=0.0)
     user = record["messages"][1]["content"]
     assert "(policy/x.md)\nRefunds are processed in seven days." in user
     assert len(shown_chunks(record)) == 3  # the oracle replaced the last distractor
@@ -452,7 +454,7 @@ def test_long_chunks_are_trimmed_around_the_answer() -> None:
 
     example = Example("When are invoices emailed?", "Invoices are emailed on the first "
                       "business day.", source="billing/invoices.md")
-    [record] = to_chat_records([example], retrieve, decline_share=0.0)
+    [record] = to_chat_records([example], retrieve, decline_share=0.0, no_docs_share=0.0)
     [chunk] = shown_chunks(record)
     assert len(chunk.text) <= 600
     assert "Invoices are emailed on the first business day." in chunk.text
