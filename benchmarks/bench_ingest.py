@@ -21,6 +21,7 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from common import base_parser, emanual, emit, machine, make_runtime, median, quiet, table
 
@@ -69,17 +70,20 @@ def main() -> None:
                 "runs_s": [round(s, 2) for s in raw_s]},
         "ratio_product_over_raw_throughput": round(raw / product, 3),
     }
-    rows = [("KnowledgeBase.update", round(product, 2), round(chunks / product, 2)),
-            ("SentenceTransformer.encode", round(raw, 2), round(chunks / raw, 2))]
-    text = (
-        f"Ingest — e-manual, {stats.documents} documents, {chunks} chunks "
-        f"(chunk {rt.settings.chunk_size}/{rt.settings.chunk_overlap}, batch {batch}), "
-        f"median of {args.repeat}\n"
+    emit(result, args.json, render(result))
+
+
+def render(result: dict[str, Any]) -> str:
+    product, raw = result["product"], result["raw"]
+    rows = [("KnowledgeBase.update", product["seconds"], product["chunks_per_s"]),
+            ("SentenceTransformer.encode", raw["seconds"], raw["chunks_per_s"])]
+    return (
+        f"Ingest — e-manual, {result['documents']} documents, {result['chunks']} chunks "
+        f"(chunk {result['chunk_size']}/{result['chunk_overlap']}, batch "
+        f"{result['batch_size']}), median of {result['repeat']}\n"
         + table(rows, ("path", "seconds", "chunks/s"))
         + f"\nproduct throughput = {result['ratio_product_over_raw_throughput']}x raw encoding"
     )
-    emit(result, args.json, text)
-
 
 if __name__ == "__main__":
     main()

@@ -108,16 +108,7 @@ def main() -> None:
             for name, model in models.items():
                 runs[name].append(measure(model, prompt, args.new_tokens, spec.repeat_penalty))
         names = {name: model.name for name, model in models.items()}
-    summary: dict[str, dict[str, Any]] = {
-        name: {
-            "model": names[name],
-            "prefill_tok_s": round(median(r["prefill_tok_s"] for r in rs), 1),
-            "decode_tok_s": round(median(r["decode_tok_s"] for r in rs), 1),
-            "prefill_s": round(median(r["prefill_s"] for r in rs), 3),
-            "runs": [{k: round(v, 3) for k, v in r.items()} for r in rs],
-        }
-        for name, rs in runs.items()
-    }
+    summary = {name: summarize(names[name], rs) for name, rs in runs.items()}
     base, quant = summary["q4_1 (shipped)"], summary["q8_0 (requantized)"]
     ratios = {
         "prefill_q8_over_q4": round(quant["prefill_tok_s"] / base["prefill_tok_s"], 3),
@@ -128,17 +119,30 @@ def main() -> None:
         "new_tokens": args.new_tokens, "repeat": args.repeat, "threads": spec.threads or "all",
         "models": summary, "ratios": ratios,
     }
+    emit(result, args.json, render(result))
+
+
+def summarize(model: str, runs: list[dict[str, float]]) -> dict[str, Any]:
+    return {
+        "model": model,
+        "prefill_tok_s": round(median(r["prefill_tok_s"] for r in runs), 1),
+        "decode_tok_s": round(median(r["decode_tok_s"] for r in runs), 1),
+        "prefill_s": round(median(r["prefill_s"] for r in runs), 3),
+        "runs": [{k: round(v, 3) for k, v in r.items()} for r in runs],
+    }
+
+
+def render(result: dict[str, Any]) -> str:
     rows = [(name, s["prefill_tok_s"], s["decode_tok_s"], s["prefill_s"])
-            for name, s in summary.items()]
-    text = (
-        f"SmolLM2-135M llama.cpp speed — {n_prompt}-token RAG prompt, {args.new_tokens} new "
-        f"tokens, median of {args.repeat}\n"
+            for name, s in result["models"].items()]
+    ratios = result["ratios"]
+    return (
+        f"SmolLM2-135M llama.cpp speed — {result['prompt_tokens']}-token RAG prompt, "
+        f"{result['new_tokens']} new tokens, median of {result['repeat']}\n"
         + table(rows, ("model", "prefill tok/s", "decode tok/s", "prefill s"))
         + f"\nq8_0 / q4_1: prefill {ratios['prefill_q8_over_q4']}x, "
         f"decode {ratios['decode_q8_over_q4']}x"
     )
-    emit(result, args.json, text)
-
 
 if __name__ == "__main__":
     main()

@@ -21,6 +21,7 @@ in SmolLM2 tokens: what a configuration costs in prefill latency.
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 import time
 from pathlib import Path
@@ -112,7 +113,7 @@ def evaluate(retriever: Any, qa: list[dict[str, str]], count_tokens: Any) -> dic
     }
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = base_parser(__doc__ or "")
     parser.add_argument("--chunk-size", type=int, default=None,
                         help="chunk size in embedding tokens (default: the product's setting)")
@@ -128,7 +129,28 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="first N questions only")
     parser.add_argument("--split", choices=("test", "train"), default="test",
                         help="qa-test.jsonl (the target's 50 questions) or qa-train.jsonl")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def render(result: dict[str, Any]) -> str:
+    cfg, index = result["config"], result["index"]
+    rows = [(m, r["mean_coverage"], r["hit_at_0_8"], r["ctx_tokens"], r["ms_per_query"])
+            for m, r in result["modes"].items()]
+    weight = cfg["dense_weight"]
+    return (
+        f"Retrieval coverage — e-manual, {result['questions']} {result['split']} questions, "
+        f"{index['chunks']} chunks (chunk {cfg['chunk_size']}/{cfg['chunk_overlap']}, "
+        f"top-{cfg['top_k']}, fusion {cfg['fusion_mode']}, candidates {cfg['candidates']}, "
+        f"dense weight {weight if weight is not None else 'even'})\n"
+        + table(rows, ("mode", "mean_cov", "hit@0.8", "ctx_tokens", "ms/query"))
+        + f"\ntarget: hybrid hit@0.8 >= {TARGET} — "
+        + ("met" if result["target"]["met"] else "NOT met")
+        + "  (README reference, 512-token chunks: dense 0.72, bm25 0.82, rrf 0.86)"
+    )
+
+
+def main() -> None:
+    args = parse_args()
     docs, qa_path = emanual(args.data)
     quiet()
     qa = load_qa(qa_path.with_name(f"qa-{args.split}.jsonl"), args.limit)
@@ -140,7 +162,6 @@ def main() -> None:
     size = args.chunk_size or defaults["chunk_size"].default
     overlap = (args.chunk_overlap if args.chunk_overlap is not None
                else defaults["chunk_overlap"].default)
-    fusion = args.fusion_mode or retrieve.FUSION_MODE
     count_tokens = llm_tokenizer()
     with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as home:
         rt, stats = build_index(docs, Path(home), size, overlap)
@@ -155,7 +176,7 @@ def main() -> None:
         "benchmark": "retrieval", "machine": machine(), "split": args.split,
         "questions": len(qa),
         "config": {"chunk_size": size, "chunk_overlap": overlap, "top_k": args.top_k,
-                   "fusion_mode": fusion,
+                   "fusion_mode": args.fusion_mode or retrieve.FUSION_MODE,
                    "candidates": args.candidates or _default_candidates(),
                    "dense_weight": args.dense_weight},
         "index": {"documents": stats.documents, "chunks": stats.chunks,
@@ -164,19 +185,7 @@ def main() -> None:
         "target": {"hybrid_hit_at_0_8": TARGET, "met": hybrid >= TARGET},
         "reference_512_token_chunks": {"dense": 0.72, "bm25": 0.82, "hybrid_rrf": 0.86},
     }
-    rows = [(m, r["mean_coverage"], r["hit_at_0_8"], r["ctx_tokens"], r["ms_per_query"])
-            for m, r in results.items()]
-    text = (
-        f"Retrieval coverage — e-manual, {len(qa)} {args.split} questions, {stats.chunks} chunks "
-        f"(chunk {size}/{overlap}, top-{args.top_k}, fusion {fusion}, "
-        f"candidates {result['config']['candidates']}, dense weight "
-        f"{args.dense_weight if args.dense_weight is not None else 'even'})\n"
-        + table(rows, ("mode", "mean_cov", "hit@0.8", "ctx_tokens", "ms/query"))
-        + f"\ntarget: hybrid hit@0.8 >= {TARGET} — "
-        + ("met" if hybrid >= TARGET else "NOT met")
-        + "  (README reference, 512-token chunks: dense 0.72, bm25 0.82, rrf 0.86)"
-    )
-    emit(result, args.json, text)
+    emit(result, args.json, render(result))
 
 
 def _default_candidates() -> int:

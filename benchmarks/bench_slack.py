@@ -23,6 +23,7 @@ import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -99,12 +100,18 @@ def main() -> None:
               "ack_p99_ms": round(q[98], 1), "target_p99_ms": 300, "seconds": round(wall, 2)}
     if args.json:
         print(json.dumps(result))
-        return
-    print(f"{result['deliveries']} deliveries of {args.events} events (20% duplicates/retries)")
-    print(f"answers posted: {answers} (exactly once: {result['exactly_once']})")
-    print(f"ack latency: p50 {result['ack_p50_ms']} ms, p99 {result['ack_p99_ms']} ms "
-          f"(target p99 < 300 ms); all answered in {result['seconds']} s")
+    else:
+        print(render(result))
 
+
+def render(result: dict[str, Any]) -> str:
+    return (
+        f"{result['deliveries']} deliveries of {result['distinct_events']} events "
+        "(20% duplicates/retries)\n"
+        f"answers posted: {result['answers']} (exactly once: {result['exactly_once']})\n"
+        f"ack latency: p50 {result['ack_p50_ms']} ms, p99 {result['ack_p99_ms']} ms "
+        f"(target p99 < 300 ms); all answered in {result['seconds']} s"
+    )
 
 if __name__ == "__main__":
     main()

@@ -27,6 +27,7 @@ per question and reused across configurations (same model, same vectors; only fa
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 import time
@@ -82,7 +83,10 @@ def score(retriever: Any, qa: list[dict[str, str]], count_tokens: Any | None,
     return out
 
 
-def main() -> None:
+Config = tuple[str, str | None, int | None, float | None]  # mode, fusion, candidates, weight
+
+
+def parse_args() -> argparse.Namespace:
     parser = base_parser(__doc__ or "")
     parser.add_argument("--chunks", default="200/20,384/40,448/48,512/50",
                         help="comma-separated SIZE/OVERLAP settings")
@@ -95,59 +99,55 @@ def main() -> None:
     parser.add_argument("--split", choices=("test", "train", "both"), default="both")
     parser.add_argument("--baseline", default="reciprocal_rerank/10",
                         help="FUSION/CANDIDATES that 'vs base' wins/losses are counted against")
-    args = parser.parse_args()
-    docs, qa_test = emanual(args.data)
-    qa_train = qa_test.with_name("qa-train.jsonl")
-    if args.split != "test" and not qa_train.is_file():
-        sys.exit(f"error: {qa_train} not found — pass --split test or fix --data.")
-    quiet()
-    splits = {name: load_qa(path) for name, path in (("test", qa_test), ("train", qa_train))
-              if args.split in (name, "both")}
-    chunkings = [tuple(int(x) for x in c.split("/")) for c in args.chunks.split(",")]
-    fusion_modes = [m for m in args.fusion_modes.split(",") if m]
+    return parser.parse_args()
+
+
+def configs(args: argparse.Namespace) -> list[Config]:
+    """Dense, BM25, then every fusion mode x candidates (x dense weight for score fusions)."""
     candidates = [int(c) for c in args.candidates.split(",") if c]
     weights: list[float | None] = [float(w) for w in args.dense_weights.split(",") if w]
-    count_tokens = llm_tokenizer()
-    cache: dict[str, list[float]] = {}
+    out: list[Config] = [("dense", None, None, None), ("bm25", None, None, None)]
+    for mode in (m for m in args.fusion_modes.split(",") if m):
+        for k in candidates:
+            ws = weights if mode != "reciprocal_rerank" and weights else [None]
+            out += [("hybrid", mode, k, w) for w in ws]
+    return out
 
-    results: list[dict[str, Any]] = []
-    started = time.perf_counter()
-    for size, overlap in chunkings:
-        with tempfile.TemporaryDirectory(prefix="bench-sweep-") as home:
-            rt, stats = build_index(docs, Path(home), size, overlap)
-            loaded = rt.kb.load()
-            configs: list[tuple[str, str | None, int | None, float | None]] = [
-                ("dense", None, None, None), ("bm25", None, None, None)]
-            for mode in fusion_modes:
-                for k in candidates:
-                    ws = weights if mode != "reciprocal_rerank" and weights else [None]
-                    configs += [("hybrid", mode, k, w) for w in ws]
-            for mode, fusion, depth, w in configs:
-                retriever = make_retriever(loaded, mode, args.top_k, fusion, depth, w)
-                retriever.embed_model = CachedQueryEmbedding(retriever.embed_model, cache)
-                row: dict[str, Any] = {"chunk_size": size, "chunk_overlap": overlap,
-                                       "chunks": stats.chunks, "mode": mode,
-                                       "fusion": fusion or "", "candidates": depth or "",
-                                       "dense_weight": w if w is not None else ""}
-                hits: list[bool] = []
-                for name, qa in splits.items():
-                    row[name] = score(retriever, qa, count_tokens if name == "test" else None,
-                                      hits)
-                row["_hits"] = hits
-                results.append(row)
-                if not args.json:
-                    print(_line(row), file=sys.stderr, flush=True)
-    _compare(results, args.baseline)
-    result = {"benchmark": "retrieval-sweep", "machine": machine(), "top_k": args.top_k,
-              "splits": {n: len(q) for n, q in splits.items()},
-              "seconds": round(time.perf_counter() - started, 1), "results": results}
+
+def sweep_chunking(docs: Path, size: int, overlap: int, args: argparse.Namespace,
+                   splits: dict[str, list[dict[str, str]]], cache: dict[str, list[float]],
+                   count_tokens: Any) -> list[dict[str, Any]]:
+    """One index at ``size``/``overlap``, scored under every retrieval configuration."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-sweep-") as home:
+        rt, stats = build_index(docs, Path(home), size, overlap)
+        loaded = rt.kb.load()
+        for mode, fusion, depth, w in configs(args):
+            retriever = make_retriever(loaded, mode, args.top_k, fusion, depth, w)
+            retriever.embed_model = CachedQueryEmbedding(retriever.embed_model, cache)
+            row: dict[str, Any] = {"chunk_size": size, "chunk_overlap": overlap,
+                                   "chunks": stats.chunks, "mode": mode,
+                                   "fusion": fusion or "", "candidates": depth or "",
+                                   "dense_weight": w if w is not None else ""}
+            hits: list[bool] = []
+            for name, qa in splits.items():
+                row[name] = score(retriever, qa, count_tokens if name == "test" else None, hits)
+            row["_hits"] = hits
+            rows.append(row)
+            if not args.json:
+                print(_line(row), file=sys.stderr, flush=True)
+    return rows
+
+
+def render(result: dict[str, Any]) -> str:
+    splits = result["splits"]
     header = ["chunk", "mode", "fusion", "cand", "w", "vs base"]
     if "test" in splits:
         header += ["test hit@.8", "test cov", "ctx tok"]
     if "train" in splits:
         header += ["train hit@.8", "train cov"]
     rows = []
-    for r in results:
+    for r in result["results"]:
         cells = [f"{r['chunk_size']}/{r['chunk_overlap']}", r["mode"], r["fusion"],
                  r["candidates"], r["dense_weight"], r.get("vs_base", "")]
         if "test" in r:
@@ -155,9 +155,31 @@ def main() -> None:
         if "train" in r:
             cells += [r["train"]["hit"], r["train"]["mean"]]
         rows.append(cells)
-    text = (f"Retrieval sweep — top-{args.top_k}, splits {result['splits']}, "
+    return (f"Retrieval sweep — top-{result['top_k']}, splits {splits}, "
             f"{result['seconds']} s\n" + table(rows, header))
-    emit(result, args.json, text)
+
+
+def main() -> None:
+    args = parse_args()
+    docs, qa_test = emanual(args.data)
+    qa_train = qa_test.with_name("qa-train.jsonl")
+    if args.split != "test" and not qa_train.is_file():
+        sys.exit(f"error: {qa_train} not found — pass --split test or fix --data.")
+    quiet()
+    splits = {name: load_qa(path) for name, path in (("test", qa_test), ("train", qa_train))
+              if args.split in (name, "both")}
+    cache: dict[str, list[float]] = {}
+    count_tokens = llm_tokenizer()
+    started = time.perf_counter()
+    results: list[dict[str, Any]] = []
+    for chunking in args.chunks.split(","):
+        size, overlap = (int(x) for x in chunking.split("/"))
+        results += sweep_chunking(docs, size, overlap, args, splits, cache, count_tokens)
+    _compare(results, args.baseline)
+    result = {"benchmark": "retrieval-sweep", "machine": machine(), "top_k": args.top_k,
+              "splits": {n: len(q) for n, q in splits.items()},
+              "seconds": round(time.perf_counter() - started, 1), "results": results}
+    emit(result, args.json, render(result))
 
 
 def _compare(results: list[dict[str, Any]], baseline: str) -> None:
