@@ -93,6 +93,9 @@ def test_build_messages_neutralizes_context() -> None:
     "That is not covered by the context.",
     "There is no information about bread.",
     "This is not mentioned anywhere.",
+    "We can't find anything about that.",
+    "Can't help with that, sorry.",
+    "Sorry, couldn't find that.",
 ])
 def test_says_dont_know_detects_declines(text: str) -> None:
     assert says_dont_know(text)
@@ -101,6 +104,9 @@ def test_says_dont_know_detects_declines(text: str) -> None:
 @pytest.mark.parametrize("text", [
     "The Pro plan costs $12 per member per month [1].",
     "Knowledge is power: open Settings > Security [1].",
+    "No. You cannot find an Orbitask desktop app for Linux.",
+    "No, it stays. If you can't find the invoice, open Billing > Invoices [1].",
+    "The support team cannot help with hardware repairs [1].",
     "",
 ])
 def test_says_dont_know_ignores_answers(text: str) -> None:
