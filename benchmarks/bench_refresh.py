@@ -94,7 +94,8 @@ def timed(step: Any) -> tuple[Any, float, float]:
 
 
 def measure(corpus: Path, files: list[Path], home: Path) -> dict[str, Any]:
-    """Full build of ``corpus``, then a refresh after one document changed, with counts."""
+    """Full build of ``corpus``, then a refresh after one document changed: times, counts and
+    the refresh ÷ full ratio."""
     from knowledge.ingest import discover, load_documents
 
     rt = make_runtime(home)
@@ -115,6 +116,7 @@ def measure(corpus: Path, files: list[Path], home: Path) -> dict[str, Any]:
     changed_chunks = sum(1 for node in loaded.index.docstore.docs.values()
                          if node.ref_doc_id == changed_id)
     _, read_s, _ = timed(lambda: load_documents(discover([corpus])))
+    ratio = refresh_s / full_s
     return {
         "corpus": {"documents": full.documents, "chunks": full.chunks,
                    "chunk_size": rt.settings.chunk_size,
@@ -130,8 +132,9 @@ def measure(corpus: Path, files: list[Path], home: Path) -> dict[str, Any]:
         and refresh.changed == 1,
         "read_s": round(read_s, 2),
         "load_s": round(load_s, 2),
-        # unrounded, for the ratios
-        "_full": (full_s, full_cpu), "_refresh": (refresh_s, refresh_cpu),
+        "ratio_refresh_over_full": round(ratio, 4),
+        "cpu_ratio_refresh_over_full": round(refresh_cpu / full_cpu, 4),
+        "target": {"ratio": TARGET, "met": ratio <= TARGET},
     }
 
 
@@ -170,15 +173,8 @@ def main() -> None:
         corpus = Path(tmp) / "corpus"
         files = make_corpus(docs, corpus, args.variants, args.max_words)
         measured = measure(corpus, files, Path(tmp) / "home")
-    (full_s, full_cpu), (refresh_s, refresh_cpu) = measured.pop("_full"), measured.pop("_refresh")
     measured["corpus"].update(variants=args.variants, max_words=args.max_words)
-    ratio = refresh_s / full_s
-    result = {
-        "benchmark": "refresh", "machine": machine(), **measured,
-        "ratio_refresh_over_full": round(ratio, 4),
-        "cpu_ratio_refresh_over_full": round(refresh_cpu / full_cpu, 4),
-        "target": {"ratio": TARGET, "met": ratio <= TARGET},
-    }
+    result = {"benchmark": "refresh", "machine": machine(), **measured}
     emit(result, args.json, render(result, len(files) // max(1, args.variants)))
 
 
