@@ -70,7 +70,9 @@ def load_qa(path: Path) -> list[QAItem]:
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read QA file {path}: {exc}") from exc
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise InputError(f"{path}: cannot read the QA file ({reason}) — check the path; it "
+                         "must be UTF-8 JSON lines with question and answer") from exc
     items = [_parse_line(line, f"{path}:{n}") for n, line in enumerate(lines, 1) if line.strip()]
     if not items:
         raise InputError(f"{path}: no QA items; expected JSON lines with question and answer")

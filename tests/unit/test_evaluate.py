@@ -227,6 +227,15 @@ def test_load_qa_reads_items_and_names_a_bad_line(tmp_path: Path) -> None:
         load_qa(bad)
 
 
+def test_load_qa_says_how_to_fix_an_unreadable_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"missing\.jsonl: cannot read .*check the path"):
+        load_qa(tmp_path / "missing.jsonl")
+    binary = tmp_path / "binary.jsonl"
+    binary.write_bytes(b"\xff\xfe")
+    with pytest.raises(InputError, match=r"not UTF-8 text"):
+        load_qa(binary)
+
+
 def test_load_qa_reads_the_sample_set() -> None:
     items = load_qa(Path(__file__).parents[2] / "knowledge/sample/qa.jsonl")
     assert len(items) > 50 and any(not item.answerable for item in items)
