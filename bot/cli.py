@@ -7,7 +7,6 @@ shows it).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -18,26 +17,12 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from bot.cli_common import JsonOpt, emit, get_runtime
 from bot.errors import InputError, SupportbotError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="supportbot: answers support questions from your documents.")
 err = Console(stderr=True, highlight=False)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
-
-
-def _runtime(ctx: typer.Context) -> Any:
-    from bot.runtime import Runtime
-    from bot.settings import load_settings
-
-    if ctx.obj is None:
-        ctx.obj = Runtime(load_settings())
-        ctx.call_on_close(ctx.obj.close)
-    return ctx.obj
-
-
-def _emit(data: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
 
 
 def _say(line: str) -> None:
@@ -50,13 +35,13 @@ def _warn_skip(file: str, reason: str) -> None:
 
 
 def _build(ctx: typer.Context, paths: list[Path] | None, kind: str, as_json: bool) -> None:
-    runtime = _runtime(ctx)
+    runtime = get_runtime(ctx)
     if not as_json:
         err.print(f"[dim]{'Indexing' if kind == 'ingest' else 'Refreshing'} knowledge…[/dim]")
     stats = runtime.refresh(paths, kind=kind, show_progress=not as_json, on_skip=_warn_skip)
     data = stats.as_dict()
     if as_json:
-        _emit(data)
+        emit(data)
         return
     typer.echo(
         f"{data['documents']} documents, {data['chunks']} chunks "
@@ -94,10 +79,10 @@ def ask(ctx: typer.Context, question: Annotated[str, typer.Argument(help="The qu
 
     if not question.strip():
         raise InputError("The question is empty — pass it in quotes: supportbot ask \"...\"")
-    runtime = _runtime(ctx)
+    runtime = get_runtime(ctx)
     answer = runtime.engine.answer(question)
     if as_json:
-        _emit({"answer": answer.text, "sources": [s.as_dict() for s in answer.sources],
+        emit({"answer": answer.text, "sources": [s.as_dict() for s in answer.sources],
                "latency_ms": answer.latency_ms, "model": answer.model,
                "adapter": answer.adapter})
         return
@@ -118,7 +103,7 @@ def chat(ctx: typer.Context) -> None:
     """Chat in the terminal, with history; /good and /bad rate the last answer."""
     from bot.adapters.console import ConsoleChat
 
-    runtime = _runtime(ctx)
+    runtime = get_runtime(ctx)
     _ensure_index(runtime)
     runtime.engine.retriever()  # load the index and model before the first prompt
     runtime.model  # noqa: B018
@@ -130,7 +115,7 @@ def serve(ctx: typer.Context) -> None:
     """Run the bot on every configured platform (Slack, Discord); none = local terminal chat."""
     from bot.serve import configured_adapters, run_all
 
-    runtime = _runtime(ctx)
+    runtime = get_runtime(ctx)
     adapters = configured_adapters(runtime)
     if not adapters:
         err.print("[dim]No Slack or Discord credentials configured — starting the local chat."
@@ -151,12 +136,12 @@ app.add_typer(feedback_app, name="feedback")
 @feedback_app.command("list")
 def feedback_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Every vote with its question and answer, oldest first."""
-    rows = _runtime(ctx).store.list_feedback()
+    rows = get_runtime(ctx).store.list_feedback()
     data = [{"platform": r.platform, "user": r.user, "reaction": r.reaction, "score": r.score,
              "question": r.question, "answer": r.answer, "created_at": r.created_at.isoformat()}
             for r in rows]
     if as_json:
-        _emit({"feedback": data})
+        emit({"feedback": data})
         return
     for row in data:
         typer.echo(f"{row['created_at'][:19]}  {row['score']:+d}  {row['platform']}:{row['user']}"
@@ -168,7 +153,7 @@ def feedback_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 @app.command()
 def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Show the index, model and database in use."""
-    runtime = _runtime(ctx)
+    runtime = get_runtime(ctx)
     manifest = runtime.kb.manifest() or {}
     spec = runtime.model_spec()
     data = {
@@ -178,7 +163,7 @@ def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         "adapter": spec.adapter or runtime.registry.active(), "database": runtime.store.safe_url,
     }
     if as_json:
-        _emit(data)
+        emit(data)
         return
     for key, value in data.items():
         shown = ", ".join(value) if isinstance(value, list) else value
@@ -188,7 +173,7 @@ def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 def _register_training() -> None:
     from bot.cli_training import register
 
-    register(app, feedback_app, _runtime, _emit)
+    register(app, feedback_app)
 
 
 _register_training()

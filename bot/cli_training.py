@@ -5,146 +5,151 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from bot.cli_common import JsonOpt, emit, get_runtime
 from bot.errors import InputError
 from training.train import DECLINE_SHARE, NO_DOCS_SHARE, TrainConfig
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 adapters_app = typer.Typer(help="Trained LoRA adapters: list, promote, roll back.",
                            no_args_is_help=True)
 
 
-def register(app: typer.Typer, feedback_app: typer.Typer, runtime: Any, emit: Any) -> None:
-    """Add the commands; ``runtime(ctx)`` builds the Runtime, ``emit`` prints JSON."""
+def train(
+    ctx: typer.Context,
+    data: Annotated[list[Path] | None, typer.Option(
+        "--data", help="Extra training data: .jsonl {question, answer[, context|source]} "
+        "or a Bitext .csv. Repeatable.")] = None,
+    max_steps: Annotated[int, typer.Option(help="Stop after N steps (-1: one epoch).")] = -1,
+    eval_file: Annotated[Path | None, typer.Option(
+        "--eval", help="Held-out QA .jsonl for the gate (default: a held-out share).")] = None,
+    eval_limit: Annotated[int, typer.Option(help="Gate questions at most.")] = 40,
+    no_seed: Annotated[bool, typer.Option("--no-seed", help="Skip the seed tone set.")] = False,
+    decline_share: Annotated[float, typer.Option(
+        min=0.0, max=0.9, help="Share of examples that teach declining (RAFT).")
+    ] = DECLINE_SHARE,
+    no_docs_share: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="Share of factual questions repeated with no documents, "
+        "taught to decline.")] = NO_DOCS_SHARE,
+    top_layers: Annotated[float, typer.Option(
+        min=0.01, max=1.0, help="Share of layers, from the top, that get LoRA "
+        "(0.5 trains ~1.2x faster but carries over worse).")] = TrainConfig.top_layers,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train a LoRA adapter, gate it against the serving one, promote it if not worse."""
+    from training.evaluate import load_qa
+    from training.pipeline import TrainRequest
 
-    @app.command()
-    def train(
-        ctx: typer.Context,
-        data: Annotated[list[Path] | None, typer.Option(
-            "--data", help="Extra training data: .jsonl {question, answer[, context|source]} "
-            "or a Bitext .csv. Repeatable.")] = None,
-        max_steps: Annotated[int, typer.Option(help="Stop after N steps (-1: one epoch).")] = -1,
-        eval_file: Annotated[Path | None, typer.Option(
-            "--eval", help="Held-out QA .jsonl for the gate (default: a held-out share).")] = None,
-        eval_limit: Annotated[int, typer.Option(help="Gate questions at most.")] = 40,
-        no_seed: Annotated[bool, typer.Option("--no-seed", help="Skip the seed tone set.")] = False,
-        decline_share: Annotated[float, typer.Option(
-            min=0.0, max=0.9, help="Share of examples that teach declining (RAFT).")
-        ] = DECLINE_SHARE,
-        no_docs_share: Annotated[float, typer.Option(
-            min=0.0, max=1.0, help="Share of factual questions repeated with no documents, "
-            "taught to decline.")] = NO_DOCS_SHARE,
-        top_layers: Annotated[float, typer.Option(
-            min=0.01, max=1.0, help="Share of layers, from the top, that get LoRA "
-            "(0.5 trains ~1.2x faster but carries over worse).")] = TrainConfig.top_layers,
-        as_json: JsonOpt = False,
-    ) -> None:
-        """Train a LoRA adapter, gate it against the serving one, promote it if not worse."""
-        from training.evaluate import load_qa
-        from training.pipeline import TrainRequest
+    for path in [*(data or []), *([eval_file] if eval_file else [])]:
+        if not Path(path).is_file():
+            raise InputError(f"{path}: no such file — check the path.")
+    rt = get_runtime(ctx)
+    request = TrainRequest(
+        data=list(data or []), use_seed=not no_seed, company=rt.settings.company_name,
+        eval_items=load_qa(eval_file) if eval_file else None, eval_limit=eval_limit,
+        decline_share=decline_share, no_docs_share=no_docs_share,
+        config=TrainConfig(max_steps=max_steps, top_layers=top_layers),
+    )
+    result = rt.train(request, show_progress=not as_json)
+    if as_json:
+        emit(result)
+        return
+    verdict = "promoted (now serving)" if result["promoted"] else "NOT promoted"
+    typer.echo(f"adapter {result['adapter']}: {verdict} after {result['train_seconds']:.0f}s"
+               f" of training; saved in {result['adapter_path']}")
+    for reason in result["gate"].get("reasons", []):
+        typer.echo(f"  gate: {reason}")
 
-        for path in [*(data or []), *([eval_file] if eval_file else [])]:
-            if not Path(path).is_file():
-                raise InputError(f"{path}: no such file — check the path.")
-        rt = runtime(ctx)
-        request = TrainRequest(
-            data=list(data or []), use_seed=not no_seed, company=rt.settings.company_name,
-            eval_items=load_qa(eval_file) if eval_file else None, eval_limit=eval_limit,
-            decline_share=decline_share, no_docs_share=no_docs_share,
-            config=TrainConfig(max_steps=max_steps, top_layers=top_layers),
-        )
-        result = rt.train(request, show_progress=not as_json)
-        if as_json:
-            emit(result)
-            return
-        verdict = "promoted (now serving)" if result["promoted"] else "NOT promoted"
-        typer.echo(f"adapter {result['adapter']}: {verdict} after {result['train_seconds']:.0f}s"
-                   f" of training; saved in {result['adapter_path']}")
-        for reason in result["gate"].get("reasons", []):
-            typer.echo(f"  gate: {reason}")
 
-    @adapters_app.command("list")
-    def list_(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-        """Every trained adapter with its metrics and gate report."""
-        infos = [i.as_dict() for i in runtime(ctx).registry.list()]
-        if as_json:
-            emit({"adapters": infos})
-            return
-        for info in infos:
-            gate = info["gate"] or {}
-            mark = "*" if info["active"] else " "
-            typer.echo(f"{mark} {info['version']}  {info['status']:<9} "
-                       f"loss {info['metrics'].get('last_loss', '-')}  "
-                       f"gate {'pass' if gate.get('promoted') else 'fail' if gate else '-'}")
-        if not infos:
-            typer.echo("No adapters yet — run `supportbot train`.")
+def list_(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Every trained adapter with its metrics and gate report."""
+    infos = [i.as_dict() for i in get_runtime(ctx).registry.list()]
+    if as_json:
+        emit({"adapters": infos})
+        return
+    for info in infos:
+        gate = info["gate"] or {}
+        mark = "*" if info["active"] else " "
+        typer.echo(f"{mark} {info['version']}  {info['status']:<9} "
+                   f"loss {info['metrics'].get('last_loss', '-')}  "
+                   f"gate {'pass' if gate.get('promoted') else 'fail' if gate else '-'}")
+    if not infos:
+        typer.echo("No adapters yet — run `supportbot train`.")
 
-    @adapters_app.command()
-    def promote(ctx: typer.Context, version: str, as_json: JsonOpt = False) -> None:
-        """Serve VERSION from now on (running bots pick it up without restart)."""
-        runtime(ctx).registry.promote(version)
-        emit({"active": version}) if as_json else typer.echo(f"Now serving {version}.")
 
-    @adapters_app.command()
-    def rollback(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-        """Serve the previously promoted adapter (or the base model)."""
-        active = runtime(ctx).registry.rollback()
-        emit({"active": active}) if as_json else typer.echo(
-            f"Now serving {active or 'the base model (no adapter)'}.")
+def promote(ctx: typer.Context, version: str, as_json: JsonOpt = False) -> None:
+    """Serve VERSION from now on (running bots pick it up without restart)."""
+    get_runtime(ctx).registry.promote(version)
+    emit({"active": version}) if as_json else typer.echo(f"Now serving {version}.")
 
-    @feedback_app.command("export")
-    def export(ctx: typer.Context, out: Annotated[Path, typer.Option(
-               help="JSONL file to write (chat-messages format).")] = Path("feedback.jsonl"),
-               as_json: JsonOpt = False) -> None:
-        """Write the feedback as training examples (redacted, deduplicated, capped)."""
-        from training.dataset import data_hash, export_jsonl, to_chat_records
-        from training.feedback import feedback_examples
 
-        rt = runtime(ctx)
-        examples = feedback_examples(rt.store)
-        retrieve = rt.retrieve_chunks if rt.kb.current_name() else None
-        records = to_chat_records(examples, retrieve, company=rt.settings.company_name)
-        count = export_jsonl(records, out)
-        summary = {"examples": count, "path": str(out), "data_hash": data_hash(records),
-                   "positive": sum(1 for r in records if r.get("label", True)),
-                   "negative": sum(1 for r in records if not r.get("label", True))}
-        emit(summary) if as_json else typer.echo(
-            f"Wrote {count} examples to {out} ({summary['positive']} 👍 / "
-            f"{summary['negative']} 👎).")
+def rollback(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Serve the previously promoted adapter (or the base model)."""
+    active = get_runtime(ctx).registry.rollback()
+    emit({"active": active}) if as_json else typer.echo(
+        f"Now serving {active or 'the base model (no adapter)'}.")
 
-    @app.command("eval")
-    def eval_(
-        ctx: typer.Context,
-        qa_file: Annotated[Path, typer.Argument(help="JSONL: {question, answer[, source]"
-                                                "[, answerable]}.")],
-        adapter: Annotated[str | None, typer.Option(
-            help="Version or adapter folder (default: the serving one).")] = None,
-        limit: Annotated[int | None, typer.Option(help="First N questions only.")] = None,
-        as_json: JsonOpt = False,
-    ) -> None:
-        """Compare base, base+rag, tuned and tuned+rag on QA_FILE; write a report and chart."""
-        from training.evaluate import load_qa
-        from training.report import CONFIGS, run_configs, write_report
 
-        items = load_qa(qa_file)[:limit] if limit else load_qa(qa_file)
-        rt = runtime(ctx)
-        answerers = rt.eval_answerers(adapter)
-        with _progress(not as_json, len(items) * len(CONFIGS)) as tick:
-            run = run_configs(items, answerers, lambda name, done, total: tick(name))
-        meta = {"qa_file": str(qa_file), "questions": len(items),
-                "adapter": rt.resolve_adapter(adapter)[0], "index": rt.kb.current_name(),
-                "model": rt.model_spec().model or "embedded SmolLM2-135M-Instruct"}
-        md, png = write_report(run, rt.settings.supportbot_home / "reports", meta)
-        data = {"configs": {n: s.as_dict() for n, s in run.scores.items()}, "report": str(md)}
-        if as_json:
-            emit(data)
-            return
-        typer.echo(md.read_text(encoding="utf-8").split("## Definitions")[0].rstrip())
-        typer.echo(f"\nReport: {md}\nChart:  {png}")
+def export(ctx: typer.Context, out: Annotated[Path, typer.Option(
+           help="JSONL file to write (chat-messages format).")] = Path("feedback.jsonl"),
+           as_json: JsonOpt = False) -> None:
+    """Write the feedback as training examples (redacted, deduplicated, capped)."""
+    from training.dataset import data_hash, export_jsonl, to_chat_records
+    from training.feedback import feedback_examples
 
+    rt = get_runtime(ctx)
+    examples = feedback_examples(rt.store)
+    retrieve = rt.retrieve_chunks if rt.kb.current_name() else None
+    records = to_chat_records(examples, retrieve, company=rt.settings.company_name)
+    count = export_jsonl(records, out)
+    summary = {"examples": count, "path": str(out), "data_hash": data_hash(records),
+               "positive": sum(1 for r in records if r.get("label", True)),
+               "negative": sum(1 for r in records if not r.get("label", True))}
+    emit(summary) if as_json else typer.echo(
+        f"Wrote {count} examples to {out} ({summary['positive']} 👍 / "
+        f"{summary['negative']} 👎).")
+
+
+def eval_(
+    ctx: typer.Context,
+    qa_file: Annotated[Path, typer.Argument(help="JSONL: {question, answer[, source]"
+                                            "[, answerable]}.")],
+    adapter: Annotated[str | None, typer.Option(
+        help="Version or adapter folder (default: the serving one).")] = None,
+    limit: Annotated[int | None, typer.Option(help="First N questions only.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compare base, base+rag, tuned and tuned+rag on QA_FILE; write a report and chart."""
+    from training.evaluate import load_qa
+    from training.report import CONFIGS, run_configs, write_report
+
+    items = load_qa(qa_file)[:limit] if limit else load_qa(qa_file)
+    rt = get_runtime(ctx)
+    answerers = rt.eval_answerers(adapter)
+    with _progress(not as_json, len(items) * len(CONFIGS)) as tick:
+        run = run_configs(items, answerers, lambda name, done, total: tick(name))
+    meta = {"qa_file": str(qa_file), "questions": len(items),
+            "adapter": rt.resolve_adapter(adapter)[0], "index": rt.kb.current_name(),
+            "model": rt.model_spec().model or "embedded SmolLM2-135M-Instruct"}
+    md, png = write_report(run, rt.settings.supportbot_home / "reports", meta)
+    data = {"configs": {n: s.as_dict() for n, s in run.scores.items()}, "report": str(md)}
+    if as_json:
+        emit(data)
+        return
+    typer.echo(md.read_text(encoding="utf-8").split("## Definitions")[0].rstrip())
+    typer.echo(f"\nReport: {md}\nChart:  {png}")
+
+
+def register(app: typer.Typer, feedback_app: typer.Typer) -> None:
+    """Add these commands to the main app and its ``feedback`` group."""
+    app.command()(train)
+    app.command("eval")(eval_)
+    adapters_app.command("list")(list_)
+    adapters_app.command()(promote)
+    adapters_app.command()(rollback)
+    feedback_app.command("export")(export)
     app.add_typer(adapters_app, name="adapters")
 
 

@@ -218,3 +218,26 @@ def test_unexpected_exception_is_one_line(monkeypatch: pytest.MonkeyPatch, home:
     line = error_line(code, err, 1)
     assert line.startswith("error: unexpected KeyError: 'kaput'")
     assert "SUPPORTBOT_DEBUG=1" in line
+
+
+# training commands (no model needed on an empty home) -------------------------------------
+
+
+def test_adapters_and_feedback_export_on_an_empty_home(home: Path, tmp_path: Path) -> None:
+    code, out, _ = run_main("adapters", "list", "--json")
+    assert code == 0 and one_json_object(out) == {"adapters": []}
+    code, out, _ = run_main("adapters", "rollback", "--json")
+    assert code == 0 and one_json_object(out) == {"active": None}
+    target = tmp_path / "fb.jsonl"
+    code, out, _ = run_main("feedback", "export", "--out", str(target), "--json")
+    exported = one_json_object(out)
+    assert code == 0 and exported["examples"] == 0 and target.read_text() == ""
+
+
+def test_training_commands_give_one_line_errors(home: Path, tmp_path: Path) -> None:
+    code, _, err = run_main("adapters", "promote", "v0", "--json")
+    assert "No adapter 'v0' — known versions: none yet." in error_line(code, err, 2)
+    code, _, err = run_main("eval", str(tmp_path / "missing.jsonl"))
+    assert "check the path" in error_line(code, err, 2)
+    code, _, err = run_main("train", "--data", str(tmp_path / "missing.jsonl"))
+    assert "no such file — check the path" in error_line(code, err, 2)
