@@ -133,8 +133,9 @@ _IDK = re.compile(
     r"\b(i (do not|don't|dont) know"
     r"|i (do not|don't|dont) have (any |an )?(information|details|answer)"
     r"|i can only help with|isn't something our documentation covers"
-    # In the first person or with no subject: "You cannot find a Linux app" and "if you can't
-    # find it online" are answers (4 of 4,038 stored eval answers were misread so, none a decline).
+    # Only in the first person or with no subject: "You cannot find a Linux app" and "if you
+    # can't find it online" are answers. Of 4,038 stored eval answers, the rule without this
+    # condition misread 4 such answers as declines (BENCHMARKS.md).
     r"|(\b(i|we)\s+|^\s*|[.!?,]\s+)(couldn't|could not|can't|cannot) (find|help with)"
     r"|(isn't|is not|aren't|are not|not) (covered|mentioned|documented|described)"
     r"|(documentation|docs|documents|context) (doesn't|does not|don't|do not) "
