@@ -83,8 +83,8 @@ def ask(ctx: typer.Context, question: Annotated[str, typer.Argument(help="The qu
     answer = runtime.engine.answer(question)
     if as_json:
         emit({"answer": answer.text, "sources": [s.as_dict() for s in answer.sources],
-               "latency_ms": answer.latency_ms, "model": answer.model,
-               "adapter": answer.adapter})
+              "latency_ms": answer.latency_ms, "model": answer.model,
+              "adapter": answer.adapter})
         return
     typer.echo(plain_text(Reply(answer.text, answer.sources)))
 
