@@ -56,6 +56,8 @@ from llama_index.vector_stores.faiss import FaissMapVectorStore
 from bot.errors import IndexMissingError, RefreshInProgressError, SourceError
 from knowledge.ingest import discover, load_documents
 
+log = logging.getLogger(__name__)
+
 # bm25s sets its own logger to DEBUG when imported (above); put it back to warnings only.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
@@ -281,9 +283,11 @@ class KnowledgeBase:
         paths = ([Path(p).resolve() for p in sources] if sources
                  else self._previous_sources(previous))
         loaded = load_documents(discover(paths))
-        for file, reason in loaded.skipped:
+        for file, reason in loaded.skipped:  # reported once: to the caller, else to the log
             if on_skip is not None:
                 on_skip(file, reason)
+            else:
+                log.warning("skipped %s: %s", file, reason)
         if not loaded.documents:
             raise SourceError("None of the source files could be read — see the warnings above.")
         name = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]

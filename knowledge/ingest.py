@@ -7,7 +7,6 @@ with a warning naming it; a missing path, or one with nothing readable, is an er
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,6 @@ from llama_index.readers.file import DocxReader, FlatReader, HTMLTagReader, PDFR
 
 from bot.errors import SourceError
 
-log = logging.getLogger(__name__)
 
 SUPPORTED = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".docx")
 SAMPLE_DOCS = Path(__file__).parent / "sample" / "docs"
@@ -122,7 +120,6 @@ def load_documents(
         except Exception as exc:  # noqa: BLE001 - any reader failure means "skip this file"
             reason = _reason(exc)
             result.skipped.append((str(source.path), reason))
-            log.warning("skipped %s: %s", source.path, reason)
         if on_file is not None:
             on_file(source)
     return result

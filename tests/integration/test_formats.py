@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,6 +72,22 @@ def test_corrupt_pdf_is_skipped_with_its_name(mixed: Path) -> None:
     assert [Path(file).name for file, _ in loaded.skipped] == ["x.pdf"]
     reason = loaded.skipped[0][1]
     assert reason and "\n" not in reason
+
+
+def test_a_skipped_file_is_reported_once(mixed: Path, tmp_path: Path, caplog: Any,
+                                        make_kb: Callable[..., KnowledgeBase]) -> None:
+    (mixed / "x.pdf").write_bytes(os.urandom(4096))
+    told: list[str] = []
+    kb = make_kb(tmp_path / "index")
+    with caplog.at_level(logging.WARNING):
+        kb.update([mixed], on_skip=lambda file, _: told.append(Path(file).name))
+    assert told == ["x.pdf"]
+    assert not [r for r in caplog.records if "skipped" in r.getMessage()]  # not logged as well
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):  # nobody to tell (a server's refresh): logged
+        kb.update([mixed])
+    logged = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(logged) == 1 and "x.pdf" in logged[0]
 
 
 @pytest.mark.parametrize(("make", "message"), [
