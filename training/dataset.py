@@ -370,11 +370,15 @@ def to_chat_records(examples: Sequence[Example],
 
 # output ----------------------------------------------------------------------------------
 def export_jsonl(records: Sequence[dict[str, Any]], path: Path) -> int:
-    """Write one JSON object per line; returns how many."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as out:
-        for record in records:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    """Write one JSON object per line; returns how many. ``InputError`` if it cannot."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8") as out:
+            for record in records:
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write it ({exc.strerror or type(exc).__name__}) — "
+                         "choose a writable file with --out.") from None
     return len(records)
 
 

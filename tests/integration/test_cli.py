@@ -164,7 +164,8 @@ def test_corrupt_pdf_is_skipped_with_a_warning(cli_models: None, tmp_path: Path)
     (folder / "guide.md").write_text("# Guide\n\nExports are emailed as a CSV archive.\n")
     code, out, err = run_main("ingest", str(folder), "--json")
     assert code == 0, err
-    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    # exactly one line about it (not also a library log line)
+    warnings = [line for line in err.splitlines() if "skipped" in line.lower()]
     assert len(warnings) == 1 and warnings[0].startswith("warning: skipped ")
     assert "x.pdf" in warnings[0]
     data = one_json_object(out)
@@ -239,5 +240,8 @@ def test_training_commands_give_one_line_errors(home: Path, tmp_path: Path) -> N
     assert "No adapter 'v0' — known versions: none yet." in error_line(code, err, 2)
     code, _, err = run_main("eval", str(tmp_path / "missing.jsonl"))
     assert "check the path" in error_line(code, err, 2)
+    (tmp_path / "taken").write_text("a file, not a folder")
+    code, _, err = run_main("feedback", "export", "--out", str(tmp_path / "taken" / "fb.jsonl"))
+    assert "choose a writable file with --out" in error_line(code, err, 2)
     code, _, err = run_main("train", "--data", str(tmp_path / "missing.jsonl"))
     assert "no such file — check the path" in error_line(code, err, 2)
