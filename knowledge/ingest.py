@@ -17,7 +17,6 @@ from llama_index.readers.file import DocxReader, FlatReader, HTMLTagReader, PDFR
 
 from bot.errors import SourceError
 
-
 SUPPORTED = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".docx")
 SAMPLE_DOCS = Path(__file__).parent / "sample" / "docs"
 
