@@ -53,6 +53,16 @@ def fake_model() -> FakeChatModel:
     return FakeChatModel()
 
 
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Any]:
+    """An empty conversation store (SQLite in the test's folder, migrations applied)."""
+    from bot.storage import Store
+
+    opened = Store(f"sqlite:///{tmp_path / 'bot.db'}")
+    yield opened
+    opened.close()
+
+
 # corpora and indexes -----------------------------------------------------------------------
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -28,12 +27,6 @@ def planted_kb(tmp_path_factory: pytest.TempPathFactory, make_kb: Callable[..., 
     kb.update([copy_corpus(root / "docs", PLANTED / "webhooks.md")])
     return kb
 
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(f"sqlite:///{tmp_path / 'bot.db'}")
-    yield store
-    store.close()
 
 
 def test_real_model_cites_the_right_file(engine_for: Callable[..., Any], chat_model: Any) -> None:

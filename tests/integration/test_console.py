@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from rich.console import Console
 from sqlalchemy import select
 
@@ -32,12 +31,6 @@ def scripted(*lines: str) -> Callable[[str], str]:
 
     return read
 
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(f"sqlite:///{tmp_path / 'bot.db'}")
-    yield store
-    store.close()
 
 
 def test_console_chat_records_feedback(engine_for: Callable[..., Any], store: Store) -> None:

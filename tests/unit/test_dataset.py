@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -157,12 +156,6 @@ def test_redact_keeps_ordinary_numbers_and_paths(text: str) -> None:
 CHUNKS = [ContextChunk("billing/refunds.md", "Refunds", "Refunds take 14 days."),
           ContextChunk("pricing/plans.md", "Plans", "Team costs $8 per member.")]
 
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(f"sqlite:///{tmp_path / 'bot.db'}")
-    yield opened
-    opened.close()
 
 
 def ask(store: Store, question: str, reply: str, thread: str = "t1", user: str = "U1") -> int:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from bot.core.router import Router
@@ -12,13 +9,6 @@ from bot.core.types import IncomingMessage, ReactionEvent
 from bot.errors import ModelError
 from bot.storage import Store
 from tests.fakes import FakeEngine
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(f"sqlite:///{tmp_path / 'bot.db'}")
-    yield store
-    store.close()
 
 
 def msg(text: str, thread: str = "t1", event_id: str | None = None,
