@@ -6,7 +6,6 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -74,8 +73,10 @@ def test_corrupt_pdf_is_skipped_with_its_name(mixed: Path) -> None:
     assert reason and "\n" not in reason
 
 
-def test_a_skipped_file_is_reported_once(mixed: Path, tmp_path: Path, caplog: Any,
-                                        make_kb: Callable[..., KnowledgeBase]) -> None:
+def test_a_skipped_file_is_reported_once(
+    mixed: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+    make_kb: Callable[..., KnowledgeBase],
+) -> None:
     (mixed / "x.pdf").write_bytes(os.urandom(4096))
     told: list[str] = []
     kb = make_kb(tmp_path / "index")
