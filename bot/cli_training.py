@@ -40,7 +40,7 @@ def train(
 ) -> None:
     """Train a LoRA adapter, gate it against the serving one, promote it if not worse."""
     from training.evaluate import load_qa
-    from training.pipeline import TrainRequest
+    from training.pipeline import TrainRequest, summary
 
     for path in [*(data or []), *([eval_file] if eval_file else [])]:
         if not Path(path).is_file():
@@ -56,11 +56,9 @@ def train(
     if as_json:
         emit(result)
         return
-    verdict = "promoted (now serving)" if result["promoted"] else "NOT promoted"
-    typer.echo(f"adapter {result['adapter']}: {verdict} after {result['train_seconds']:.0f}s"
-               f" of training; saved in {result['adapter_path']}")
-    for reason in result["gate"].get("reasons", []):
-        typer.echo(f"  gate: {reason}")
+    for line in summary(result):
+        typer.echo(line)
+    typer.echo(f"Saved in {result['adapter_path']}")
 
 
 def list_(ctx: typer.Context, as_json: JsonOpt = False) -> None:

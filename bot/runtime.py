@@ -277,7 +277,7 @@ class KnowledgeAdmin:
     def train(self, requested_by: str) -> str:
         import os
 
-        from training.pipeline import TrainRequest
+        from training.pipeline import TrainRequest, summary
         from training.train import TrainConfig
 
         s = self.runtime.settings
@@ -286,7 +286,4 @@ class KnowledgeAdmin:
         config = TrainConfig(threads=max(1, (os.cpu_count() or 2) - 1))
         result = self.runtime.train(TrainRequest(company=s.company_name, config=config,
                                                  requested_by=requested_by), show_progress=False)
-        verdict = "promoted: now serving" if result["promoted"] else "not promoted"
-        reasons = "; ".join(result["gate"].get("reasons", []))
-        return (f"Training finished: adapter {result['adapter']} {verdict}"
-                f"{' (' + reasons + ')' if reasons else ''} — {result['train_seconds']:.0f}s.")
+        return " ".join(["Training finished.", *summary(result)])

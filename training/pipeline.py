@@ -129,3 +129,16 @@ def run_training(request: TrainRequest, *, registry: AdapterRegistry, store: Sto
     return {"adapter": version, "adapter_path": str(folder), "promoted": verdict.promoted,
             "gate": verdict.as_dict(), "train_seconds": result.seconds}
 
+
+def summary(result: dict[str, Any]) -> list[str]:
+    """What a person reads after ``run_training``: the verdict, the gate's reasons and, for a
+    rejected adapter, what to do next. Shared by ``supportbot train`` and ``/kb train``."""
+    version, seconds = result["adapter"], f"{result['train_seconds']:.0f}s of training"
+    if result["promoted"]:
+        return [f"Adapter {version} is promoted and now serving ({seconds})."]
+    held = result["gate"].get("candidate", {}).get("n", "the")
+    return [f"Adapter {version} is not promoted ({seconds}).",
+            *(f"Gate on {held} held-out questions: {reason}."
+              for reason in result["gate"].get("reasons", [])),
+            f"It is kept: `supportbot adapters promote {version}` serves it anyway, and "
+            "`supportbot train --eval FILE` gates on more questions of your own."]

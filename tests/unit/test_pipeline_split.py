@@ -1,11 +1,12 @@
-"""Which questions the gate holds out (training.pipeline.split), without any model."""
+"""Which questions the gate holds out (training.pipeline.split), and what a person reads after
+a run (training.pipeline.summary), without any model."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from training.dataset import Example, load_seed
-from training.pipeline import TrainRequest, split
+from training.pipeline import TrainRequest, split, summary
 
 
 def domain_examples(n: int = 200) -> list[Example]:
@@ -29,3 +30,17 @@ def test_without_data_files_the_seed_facts_are_held_out_but_never_tone_examples(
     kinds = {e.question: e.kind for e in seed}
     assert held and all(kinds[item.question] not in {"greeting", "smalltalk", "empathy"}
                         for item in held)
+
+
+def test_summary_of_a_rejected_run_says_why_and_what_to_do() -> None:
+    gate = {"promoted": False, "candidate": {"n": 21},
+            "reasons": ["citation_accuracy dropped from 0.867 to 0.733 (more than 0.087)"]}
+    lines = summary({"adapter": "v1", "promoted": False, "gate": gate, "train_seconds": 61.4})
+    assert lines == [
+        "Adapter v1 is not promoted (61s of training).",
+        "Gate on 21 held-out questions: citation_accuracy dropped from 0.867 to 0.733 "
+        "(more than 0.087).",
+        "It is kept: `supportbot adapters promote v1` serves it anyway, and "
+        "`supportbot train --eval FILE` gates on more questions of your own."]
+    promoted = {"adapter": "v2", "promoted": True, "gate": {"reasons": []}, "train_seconds": 9}
+    assert summary(promoted) == ["Adapter v2 is promoted and now serving (9s of training)."]
