@@ -84,7 +84,15 @@ def split(request: TrainRequest,
         _, held = split_heldout(candidates)
     held_questions = {item.question.strip().lower() for item in held}
     train = [e for e in examples if e.question.strip().lower() not in held_questions]
-    return train, held[: request.eval_limit]
+    return train, spread(held, request.eval_limit)
+
+
+def spread(items: Sequence[QAItem], limit: int) -> list[QAItem]:
+    """At most ``limit`` items, evenly spaced through ``items`` rather than the first ones: QA
+    files often list the unanswerable questions last, and the gate must see some of them."""
+    if limit <= 0 or len(items) <= limit:
+        return list(items)
+    return [items[i * len(items) // limit] for i in range(limit)]
 
 
 def evaluate_pair(items: Sequence[QAItem], current: Answerer,

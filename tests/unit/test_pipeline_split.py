@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from training.dataset import Example, load_seed
+from training.evaluate import QAItem
 from training.pipeline import TrainRequest, split, summary
 
 
@@ -30,6 +31,19 @@ def test_without_data_files_the_seed_facts_are_held_out_but_never_tone_examples(
     kinds = {e.question: e.kind for e in seed}
     assert held and all(kinds[item.question] not in {"greeting", "smalltalk", "empathy"}
                         for item in held)
+
+
+def test_a_long_eval_file_is_sampled_through_to_its_unanswerable_end() -> None:
+    answerable = [QAItem(f"How do I set up feature {i}?", "Open Settings.") for i in range(90)]
+    unanswerable = [QAItem(f"Do you sell hardware {i}?", "I don't know.", answerable=False)
+                    for i in range(16)]
+    request = TrainRequest(eval_items=answerable + unanswerable, eval_limit=40)
+    _, held = split(request, [])
+    assert len(held) == 40 and len(set(held)) == 40
+    assert sum(not item.answerable for item in held) == 6  # 16 of 106, spread: 6 of 40
+    assert held[0] == answerable[0]
+    _, short = split(TrainRequest(eval_items=unanswerable, eval_limit=40), [])
+    assert short == unanswerable
 
 
 def test_summary_of_a_rejected_run_says_why_and_what_to_do() -> None:
