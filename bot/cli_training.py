@@ -25,7 +25,8 @@ def train(
     max_steps: Annotated[int, typer.Option(help="Stop after N steps (-1: one epoch).")] = -1,
     eval_file: Annotated[Path | None, typer.Option(
         "--eval", help="Held-out QA .jsonl for the gate (default: a held-out share).")] = None,
-    eval_limit: Annotated[int, typer.Option(help="Gate questions at most (evenly spaced through the file).")] = 40,
+    eval_limit: Annotated[int, typer.Option(
+        help="Gate questions at most (evenly spaced through the file).")] = 40,
     no_seed: Annotated[bool, typer.Option("--no-seed", help="Skip the seed tone set.")] = False,
     decline_share: Annotated[float, typer.Option(
         min=0.0, max=0.9, help="Share of examples that teach declining (RAFT).")
