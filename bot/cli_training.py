@@ -26,7 +26,7 @@ def train(
     eval_file: Annotated[Path | None, typer.Option(
         "--eval", help="Held-out QA .jsonl for the gate (default: a held-out share).")] = None,
     eval_limit: Annotated[int, typer.Option(
-        help="Gate questions at most (evenly spaced through the file).")] = 40,
+        min=1, help="Gate questions at most (evenly spaced through the file).")] = 40,
     no_seed: Annotated[bool, typer.Option("--no-seed", help="Skip the seed tone set.")] = False,
     decline_share: Annotated[float, typer.Option(
         min=0.0, max=0.9, help="Share of examples that teach declining (RAFT).")

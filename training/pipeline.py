@@ -90,8 +90,10 @@ def split(request: TrainRequest,
 def spread(items: Sequence[QAItem], limit: int) -> list[QAItem]:
     """At most ``limit`` items, evenly spaced through ``items`` rather than the first ones: QA
     files often list the unanswerable questions last, and the gate must see some of them."""
-    if limit <= 0 or len(items) <= limit:
+    if len(items) <= limit:
         return list(items)
+    if limit <= 0:
+        return []
     return [items[i * len(items) // limit] for i in range(limit)]
 
 
