@@ -24,7 +24,8 @@ def train(
         "or a Bitext .csv. Repeatable.")] = None,
     max_steps: Annotated[int, typer.Option(help="Stop after N steps (-1: one epoch).")] = -1,
     eval_file: Annotated[Path | None, typer.Option(
-        "--eval", help="Held-out QA .jsonl for the gate (default: a held-out share).")] = None,
+        "--eval", help="Held-out QA .jsonl for the gate (default: on the sample knowledge "
+        "base its QA file, else a held-out share of the data).")] = None,
     eval_limit: Annotated[int, typer.Option(
         min=1, help="Gate questions at most (evenly spaced through the file).")] = 40,
     no_seed: Annotated[bool, typer.Option("--no-seed", help="Skip the seed tone set.")] = False,

@@ -19,6 +19,7 @@ from bot.errors import SourceError
 
 SUPPORTED = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".docx")
 SAMPLE_DOCS = Path(__file__).parent / "sample" / "docs"
+SAMPLE_QA = Path(__file__).parent / "sample" / "qa.jsonl"  # questions about SAMPLE_DOCS
 
 
 def _extractors() -> dict[str, BaseReader]:

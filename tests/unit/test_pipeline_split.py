@@ -58,3 +58,21 @@ def test_summary_of_a_rejected_run_says_why_and_what_to_do() -> None:
         "`supportbot train --eval FILE` gates on more questions of your own."]
     promoted = {"adapter": "v2", "promoted": True, "gate": {"reasons": []}, "train_seconds": 9}
     assert summary(promoted) == ["Adapter v2 is promoted and now serving (9s of training)."]
+
+
+def test_on_the_sample_knowledge_base_the_gate_uses_its_qa_file() -> None:
+    from bot.runtime import with_sample_gate
+    from knowledge.ingest import SAMPLE_DOCS
+
+    chosen = with_sample_gate(TrainRequest(), [str(SAMPLE_DOCS)])
+    assert chosen.eval_items is not None and len(chosen.eval_items) >= 60
+    assert sum(not item.answerable for item in chosen.eval_items) >= 10
+    _, held = split(chosen, load_seed())
+    assert len(held) == chosen.eval_limit and any(not item.answerable for item in held)
+    # The user's own choices win, and other knowledge bases keep the held-out share.
+    own = [QAItem("q", "a", None, True)]
+    assert with_sample_gate(TrainRequest(eval_items=own), [str(SAMPLE_DOCS)]).eval_items == own
+    assert with_sample_gate(TrainRequest(data=(Path("f.jsonl"),)),
+                            [str(SAMPLE_DOCS)]).eval_items is None
+    assert with_sample_gate(TrainRequest(), ["/srv/docs"]).eval_items is None
+    assert with_sample_gate(TrainRequest(), []).eval_items is None
