@@ -44,6 +44,8 @@ def train(
     from training.evaluate import load_qa
     from training.pipeline import TrainRequest, summary
 
+    if max_steps == 0 or max_steps < -1:
+        raise InputError(f"--max-steps must be -1 (one epoch) or at least 1, not {max_steps}.")
     for path in [*(data or []), *([eval_file] if eval_file else [])]:
         if not Path(path).is_file():
             raise InputError(f"{path}: no such file — check the path.")

@@ -83,7 +83,8 @@ def _parse_line(line: str, where: str) -> QAItem:
     try:
         row = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise InputError(f"{where}: not valid JSON ({exc.msg})") from exc
+        raise InputError(f"{where}: not valid JSON ({exc.msg}) — each line must be an object "
+                         'like {"question": "...", "answer": "..."}') from exc
     if not isinstance(row, dict):
         raise InputError(f"{where}: expected a JSON object with question and answer")
     for key in ("question", "answer"):

@@ -244,3 +244,9 @@ def test_training_commands_give_one_line_errors(home: Path, tmp_path: Path) -> N
     assert "choose a writable file with --out" in error_line(code, err, 2)
     code, _, err = run_main("train", "--data", str(tmp_path / "missing.jsonl"))
     assert "no such file — check the path" in error_line(code, err, 2)
+    code, _, err = run_main("train", "--max-steps", "0")
+    assert "--max-steps must be -1 (one epoch) or at least 1, not 0." in error_line(code, err, 2)
+    (tmp_path / "notes.txt").write_text("not a QA line\n")
+    code, _, err = run_main("eval", str(tmp_path / "notes.txt"))
+    assert "notes.txt:1: not valid JSON" in error_line(code, err, 2)
+    assert "each line must be an object like" in err
