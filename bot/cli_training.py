@@ -11,6 +11,7 @@ import typer
 
 from bot.cli_common import JsonOpt, emit, get_runtime
 from bot.errors import InputError
+from training.dataset import BITEXT_LIMIT
 from training.train import DECLINE_SHARE, NO_DOCS_SHARE, TrainConfig
 
 adapters_app = typer.Typer(help="Trained LoRA adapters: list, promote, roll back.",
@@ -22,6 +23,9 @@ def train(
     data: Annotated[list[Path] | None, typer.Option(
         "--data", help="Extra training data: .jsonl {question, answer[, context|source]} "
         "or a Bitext .csv. Repeatable.")] = None,
+    data_limit: Annotated[int | None, typer.Option(
+        min=1, help="Examples at most from each --data file (default: all of a .jsonl, "
+        f"{BITEXT_LIMIT} of a Bitext .csv, spread over its intents).")] = None,
     max_steps: Annotated[int, typer.Option(help="Stop after N steps (-1: one epoch).")] = -1,
     eval_file: Annotated[Path | None, typer.Option(
         "--eval", help="Held-out QA .jsonl for the gate (default: on the sample knowledge "
@@ -44,14 +48,11 @@ def train(
     from training.evaluate import load_qa
     from training.pipeline import TrainRequest, summary
 
-    if max_steps == 0 or max_steps < -1:
-        raise InputError(f"--max-steps must be -1 (one epoch) or at least 1, not {max_steps}.")
-    for path in [*(data or []), *([eval_file] if eval_file else [])]:
-        if not Path(path).is_file():
-            raise InputError(f"{path}: no such file — check the path.")
+    _check_inputs(data or [], eval_file, max_steps, data_limit)
     rt = get_runtime(ctx)
     request = TrainRequest(
-        data=list(data or []), use_seed=not no_seed, company=rt.settings.company_name,
+        data=list(data or []), data_limit=data_limit, use_seed=not no_seed,
+        company=rt.settings.company_name,
         eval_items=load_qa(eval_file) if eval_file else None, eval_limit=eval_limit,
         decline_share=decline_share, no_docs_share=no_docs_share,
         config=TrainConfig(max_steps=max_steps, top_layers=top_layers),
@@ -63,6 +64,19 @@ def train(
     for line in summary(result):
         typer.echo(line)
     typer.echo(f"Saved in {result['adapter_path']}")
+
+
+def _check_inputs(data: list[Path], eval_file: Path | None, max_steps: int,
+                  data_limit: int | None) -> None:
+    if max_steps == 0 or max_steps < -1:
+        raise InputError(f"--max-steps must be -1 (one epoch) or at least 1, not {max_steps}.")
+    for path in [*data, *([eval_file] if eval_file else [])]:
+        if not Path(path).is_file():
+            raise InputError(f"{path}: no such file — check the path.")
+    for path in data:
+        if data_limit is None and path.suffix.lower() == ".csv":
+            typer.echo(f"note: {path}: training on up to {BITEXT_LIMIT} rows spread over its "
+                       "intents (--data-limit N to change).", err=True)
 
 
 def list_(ctx: typer.Context, as_json: JsonOpt = False) -> None:

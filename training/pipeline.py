@@ -16,6 +16,7 @@ from bot.core.types import Answer
 from bot.storage import Store
 from knowledge.prompts import ContextChunk
 from training.dataset import (
+    BITEXT_LIMIT,
     TONE_KINDS,
     Example,
     data_hash,
@@ -38,6 +39,7 @@ class Answerer(Protocol):
 @dataclass(frozen=True)
 class TrainRequest:
     data: Sequence[Path] = ()
+    data_limit: int | None = None  # examples per --data file (None: all; BITEXT_LIMIT of a CSV)
     use_seed: bool = True
     use_feedback: bool = True
     eval_items: Sequence[QAItem] | None = None  # None: hold out a share of the training data
@@ -54,10 +56,18 @@ class TrainRequest:
 def gather(request: TrainRequest, store: Store) -> list[Example]:
     examples = load_seed() if request.use_seed else []
     for path in request.data:
-        examples += load_any(Path(path), company=request.company)
+        examples += load_any(Path(path), company=request.company,
+                             limit=data_limit(Path(path), request.data_limit))
     if request.use_feedback:
         examples += [e for e in feedback_examples(store, request.feedback_policy) if e.label]
     return examples
+
+
+def data_limit(path: Path, requested: int | None) -> int | None:
+    """How many examples to take from one ``--data`` file: a Bitext CSV defaults to a sample."""
+    if requested is not None:
+        return requested
+    return BITEXT_LIMIT if path.suffix.lower() == ".csv" else None
 
 
 def gather_votes(request: TrainRequest, store: Store) -> list[Example]:

@@ -3,7 +3,9 @@ a run (training.pipeline.summary), without any model."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from training.dataset import Example, load_seed
 from training.evaluate import QAItem
@@ -76,3 +78,27 @@ def test_on_the_sample_knowledge_base_the_gate_uses_its_qa_file() -> None:
                             [str(SAMPLE_DOCS)]).eval_items is None
     assert with_sample_gate(TrainRequest(), ["/srv/docs"]).eval_items is None
     assert with_sample_gate(TrainRequest(), []).eval_items is None
+
+
+def test_a_bitext_csv_is_sampled_by_default_and_data_limit_caps_every_file(
+        tmp_path: Path, store: Any) -> None:
+    from tests.unit.test_dataset import write_bitext
+    from training.dataset import BITEXT_LIMIT
+    from training.pipeline import gather
+
+    rows = [{"instruction": f"{intent} question {i}", "intent": intent, "category": "X",
+             "response": f"reply {i}"} for intent in ("a", "b", "c") for i in range(200)]
+    csv_file = write_bitext(tmp_path / "bitext.csv", rows)
+    qa = tmp_path / "faq.jsonl"
+    qa.write_text("".join(json.dumps({"question": f"q{i}", "answer": f"a{i}"}) + "\n"
+                          for i in range(10)))
+
+    def count(**kw: Any) -> int:
+        return len(gather(TrainRequest(use_seed=False, use_feedback=False, **kw), store))
+
+    assert count(data=(csv_file,)) == BITEXT_LIMIT < len(rows)
+    assert count(data=(qa,)) == 10
+    assert count(data=(csv_file, qa), data_limit=4) == 8
+    assert {e.question.split()[0] for e in gather(
+        TrainRequest(data=(csv_file,), data_limit=6, use_seed=False, use_feedback=False),
+        store)} == {"a", "b", "c"}
