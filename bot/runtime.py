@@ -32,16 +32,17 @@ if TYPE_CHECKING:
 
 
 def with_sample_gate(request: TrainRequest, sources: Sequence[str]) -> TrainRequest:
-    """On the bundled sample knowledge base, gate on its QA file when no ``--eval`` or ``--data``
-    is given: 106 questions (16 unanswerable) written for evaluation and in no training set.
-    The default held-out share of the seed set is ~21 questions, where one citation decides
-    the gate: it rejected every seed adapter measured, the same adapter passed on the QA file.
+    """On the bundled sample knowledge base, gate on its QA file unless ``--eval`` is given:
+    106 questions (16 unanswerable) about the documents served, written for evaluation and in
+    no training set. The default held-out share of the seed set is ~21 questions, where one
+    citation decides the gate: it rejected every seed adapter measured, the same adapter
+    passed on the QA file; and a Bitext ``--data`` file has no questions to hold out at all.
     """
     from knowledge.ingest import SAMPLE_DOCS, SAMPLE_QA
     from training.evaluate import load_qa
 
     on_sample = [Path(p).resolve() for p in sources] == [SAMPLE_DOCS.resolve()]
-    if request.eval_items is not None or request.data or not on_sample:
+    if request.eval_items is not None or not on_sample:
         return request
     return replace(request, eval_items=load_qa(SAMPLE_QA))
 

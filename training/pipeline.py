@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bot.core.types import Answer
+from bot.errors import InputError
 from bot.storage import Store
 from knowledge.prompts import ContextChunk
 from training.dataset import (
@@ -92,6 +93,10 @@ def split(request: TrainRequest,
                       if e.kind not in TONE_KINDS
                       and not (request.data and e.origin == "seed")]
         _, held = split_heldout(candidates)
+    if not held:
+        raise InputError("No questions to hold out for the gate: the training data has no "
+                         "question-answer pairs (tone examples are not held out) — pass --eval "
+                         "FILE, a JSONL of questions and answers about your documents.")
     held_questions = {item.question.strip().lower() for item in held}
     train = [e for e in examples if e.question.strip().lower() not in held_questions]
     return train, spread(held, request.eval_limit)

@@ -7,6 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from bot.errors import InputError
 from training.dataset import Example, load_seed
 from training.evaluate import QAItem
 from training.pipeline import TrainRequest, split, summary
@@ -71,11 +74,11 @@ def test_on_the_sample_knowledge_base_the_gate_uses_its_qa_file() -> None:
     assert sum(not item.answerable for item in chosen.eval_items) >= 10
     _, held = split(chosen, load_seed())
     assert len(held) == chosen.eval_limit and any(not item.answerable for item in held)
-    # The user's own choices win, and other knowledge bases keep the held-out share.
+    # The user's own --eval wins, and other knowledge bases keep the held-out share.
     own = [QAItem("q", "a", None, True)]
     assert with_sample_gate(TrainRequest(eval_items=own), [str(SAMPLE_DOCS)]).eval_items == own
-    assert with_sample_gate(TrainRequest(data=(Path("f.jsonl"),)),
-                            [str(SAMPLE_DOCS)]).eval_items is None
+    assert with_sample_gate(TrainRequest(data=(Path("bitext.csv"),)),
+                            [str(SAMPLE_DOCS)]).eval_items == chosen.eval_items
     assert with_sample_gate(TrainRequest(), ["/srv/docs"]).eval_items is None
     assert with_sample_gate(TrainRequest(), []).eval_items is None
 
@@ -102,3 +105,12 @@ def test_a_bitext_csv_is_sampled_by_default_and_data_limit_caps_every_file(
     assert {e.question.split()[0] for e in gather(
         TrainRequest(data=(csv_file,), data_limit=6, use_seed=False, use_feedback=False),
         store)} == {"a", "b", "c"}
+
+
+def test_data_with_no_questions_to_hold_out_is_refused_before_training() -> None:
+    tone = [Example(f"hi there {i}", f"Hello! {i}", kind="bitext") for i in range(50)]
+    with pytest.raises(InputError, match="pass --eval FILE"):
+        split(TrainRequest(data=(Path("bitext.csv"),)), load_seed() + tone)
+    train, held = split(TrainRequest(data=(Path("bitext.csv"),),
+                                     eval_items=[QAItem("q?", "a.")]), tone)
+    assert len(train) == 50 and len(held) == 1
