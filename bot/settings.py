@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     llm_quant: str = Field(
         "q8_0", description="llama_cpp: serve the GGUF requantized to q8_0|q4_0|f16; empty = as is."
     )
+    llm_merge_adapter: bool = Field(
+        True, description="llama_cpp: serve a LoRA merged into the base weights (needs LLM_QUANT)."
+    )
     llm_repeat_penalty: float = Field(1.2, ge=1.0, le=2.0, description="1.0 = off.")
     llm_context_window: int = Field(2048, ge=256)
     llm_threads: int = Field(0, ge=0, description="CPU threads for llama.cpp; 0 = all cores.")

@@ -7,6 +7,7 @@ all use an unmistakable phrase, so the adapter's effect is decisive under greedy
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -100,6 +101,45 @@ def test_llama_cpp_and_peft_agree_on_greedy_tokens(
         hf_text = tokenizer.decode(out[0][ids["input_ids"].shape[1]:], skip_special_tokens=True)
         llama_text = tuned.chat(messages)
         assert hf_text.split()[:5] == llama_text.split()[:5], (hf_text, llama_text)
+
+
+def test_merged_adapter_answers_like_the_adapter_applied_per_token(
+    trained: Trained, tmp_path: Path
+) -> None:
+    from knowledge.llm import embedded_gguf
+    from knowledge.merge import merged_model
+
+    spec = ModelSpec(max_new_tokens=16, repeat_penalty=1.0, quant="q8_0",
+                     cache_dir=str(tmp_path), adapter=str(trained.gguf))
+    per_token = load_chat_model(dataclasses.replace(spec, merge_adapter=False))
+    merged = load_chat_model(spec)
+    built = merged_model(embedded_gguf(), trained.gguf, "q8_0", tmp_path)
+    assert merged.llm._model.model_path == str(built)  # served from the cached merged file
+    assert merged.adapter == per_token.adapter == "adapter.gguf"
+    for question in QUESTIONS[:2]:
+        messages = build_messages(question, [ContextChunk(
+            "billing/refunds.md", "Refund Policy", "Refunds take 30 days.")])
+        text = merged.chat(messages)
+        assert text.startswith("Orbitask support here")
+        assert text.split()[:5] == per_token.chat(messages).split()[:5]
+    stamp = built.stat().st_mtime_ns
+    load_chat_model(spec)
+    assert built.stat().st_mtime_ns == stamp  # built once, then reused
+    assert not list(tmp_path.glob("*f32*"))  # no half-built file left behind
+
+
+def test_merging_a_file_that_is_no_lora_is_a_clear_error(tmp_path: Path) -> None:
+    from bot.errors import ModelError
+    from knowledge.llm import embedded_gguf
+    from knowledge.merge import merged_model
+
+    with pytest.raises(ModelError, match="not a GGUF LoRA"):
+        merged_model(embedded_gguf(), embedded_gguf(), "q8_0", tmp_path)
+    text = tmp_path / "adapter.gguf"
+    text.write_text("not a model")
+    with pytest.raises(ModelError, match="LLM_MERGE_ADAPTER=false"):
+        merged_model(embedded_gguf(), text, "q8_0", tmp_path)
+    assert not list(tmp_path.glob("*.gguf*")) or list(tmp_path.glob("*.gguf")) == [text]
 
 
 def test_promotion_is_picked_up_by_a_running_provider(trained: Trained, tmp_path: Path) -> None:
