@@ -160,17 +160,19 @@ def lora_targets(model: Any, config: TrainConfig) -> dict[str, Any]:
     "all-linear" cannot be limited to some layers, so the names are listed."""
     import torch
 
+    # PEFT reads a string as one regular expression, so "q_proj,v_proj" would match nothing
+    listed = (config.target_modules if config.target_modules == "all-linear"
+              else sorted({n.strip() for n in config.target_modules.split(",") if n.strip()}))
     if config.top_layers >= 1:
-        return {"target_modules": config.target_modules}
+        return {"target_modules": listed}
     blocks = [(m, name) for name, module in model.named_modules()
               if isinstance(module, torch.nn.Linear) and (m := _LAYER.search(name))]
     if not blocks:
-        return {"target_modules": config.target_modules}
+        return {"target_modules": listed}
     total = int(model.config.num_hidden_layers)
     keep = max(1, round(total * config.top_layers))
-    names = ({name.rsplit(".", 1)[-1] for _, name in blocks}
-             if config.target_modules == "all-linear"
-             else {n.strip() for n in config.target_modules.split(",") if n.strip()})
+    names = ({name.rsplit(".", 1)[-1] for _, name in blocks} if listed == "all-linear"
+             else set(listed))
     return {"target_modules": sorted(names), "layers_pattern": blocks[0][0].group(1),
             "layers_to_transform": list(range(total - keep, total))}
 

@@ -39,6 +39,17 @@ def test_all_layers_pass_through_and_named_modules_are_limited_too() -> None:
     assert lora_targets(model, TrainConfig(top_layers=0.1))["layers_to_transform"] == [3]
 
 
+def test_named_modules_on_all_layers_reach_peft_as_a_list() -> None:
+    from peft import LoraConfig, get_peft_model
+
+    targets = lora_targets(tiny_llama(2), TrainConfig(target_modules="v_proj, q_proj"))
+    assert targets == {"target_modules": ["q_proj", "v_proj"]}
+    peft = get_peft_model(tiny_llama(2), LoraConfig(r=2, task_type="CAUSAL_LM", **targets))
+    adapted = {name.split(".lora_A")[0].rsplit(".", 1)[-1] for name, _ in peft.named_parameters()
+               if "lora_A" in name}
+    assert adapted == {"q_proj", "v_proj"}
+
+
 @pytest.mark.parametrize("field, value", [("top_layers", 0.0), ("top_layers", 1.5),
                                           ("rank", 0), ("precision", "fp8")])
 def test_out_of_range_settings_are_refused(field: str, value: object) -> None:
