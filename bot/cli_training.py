@@ -97,13 +97,23 @@ def list_(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 def promote(ctx: typer.Context, version: str, as_json: JsonOpt = False) -> None:
     """Serve VERSION from now on (running bots pick it up without restart)."""
-    get_runtime(ctx).registry.promote(version)
+    from knowledge.llm import prepare_adapter
+
+    runtime = get_runtime(ctx)
+    if runtime.registry.gguf(version).exists():  # else promote() names the known versions
+        prepare_adapter(runtime.model_spec(), runtime.registry.gguf(version))
+    runtime.registry.promote(version)
     emit({"active": version}) if as_json else typer.echo(f"Now serving {version}.")
 
 
 def rollback(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Serve the previously promoted adapter (or the base model)."""
-    active = get_runtime(ctx).registry.rollback()
+    from knowledge.llm import prepare_adapter
+
+    runtime = get_runtime(ctx)
+    active = runtime.registry.rollback()
+    if active:
+        prepare_adapter(runtime.model_spec(), runtime.registry.gguf(active))
     emit({"active": active}) if as_json else typer.echo(
         f"Now serving {active or 'the base model (no adapter)'}.")
 

@@ -130,6 +130,25 @@ def requantized(source: Path, quant: str, cache_dir: Path) -> Path:
     return target
 
 
+def _merges(spec: ModelSpec) -> bool:
+    return (spec.backend == "llama_cpp" and spec.merge_adapter
+            and bool(spec.quant and spec.cache_dir))
+
+
+def _merged(spec: ModelSpec, source: Path, lora: Path) -> Path:
+    from knowledge.merge import merged_model
+
+    return merged_model(source, lora, spec.quant, Path(spec.cache_dir))
+
+
+def prepare_adapter(spec: ModelSpec, lora: Path) -> None:
+    """Build what serving the GGUF LoRA ``lora`` needs (its merged model) before a running bot
+    switches to it, so the switch is instant and a broken file fails here, not in an answer."""
+    if _merges(spec):
+        _merged(spec, _require_file(spec.model, "LLM_MODEL") if spec.model else embedded_gguf(),
+                lora)
+
+
 def _load_llama_cpp(spec: ModelSpec) -> ChatModel:
     import os
 
@@ -141,10 +160,8 @@ def _load_llama_cpp(spec: ModelSpec) -> ChatModel:
         path = requantized(source, spec.quant, Path(spec.cache_dir))
     lora = str(_require_file(spec.adapter, "LLM_ADAPTER")) if spec.adapter else None
     adapter_name = Path(lora).name if lora else None
-    if lora and spec.merge_adapter and spec.quant and spec.cache_dir:
-        from knowledge.merge import merged_model
-
-        path, lora = merged_model(source, Path(lora), spec.quant, Path(spec.cache_dir)), None
+    if lora and _merges(spec):
+        path, lora = _merged(spec, source, Path(lora)), None
     kwargs: dict[str, Any] = {
         "n_threads": spec.threads or os.cpu_count() or 2, "verbose": False, "seed": 0,
         "flash_attn": True,

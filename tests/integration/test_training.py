@@ -106,14 +106,15 @@ def test_llama_cpp_and_peft_agree_on_greedy_tokens(
 def test_merged_adapter_answers_like_the_adapter_applied_per_token(
     trained: Trained, tmp_path: Path
 ) -> None:
-    from knowledge.llm import embedded_gguf
-    from knowledge.merge import merged_model
+    from knowledge.llm import prepare_adapter
 
     spec = ModelSpec(max_new_tokens=16, repeat_penalty=1.0, quant="q8_0",
                      cache_dir=str(tmp_path), adapter=str(trained.gguf))
     per_token = load_chat_model(dataclasses.replace(spec, merge_adapter=False))
+    assert not list(tmp_path.glob("*+lora-*"))  # LLM_MERGE_ADAPTER=false builds nothing
+    prepare_adapter(spec, trained.gguf)  # what `adapters promote` does before the swap
+    (built,) = tmp_path.glob("*+lora-*.q8_0.gguf")
     merged = load_chat_model(spec)
-    built = merged_model(embedded_gguf(), trained.gguf, "q8_0", tmp_path)
     assert merged.llm._model.model_path == str(built)  # served from the cached merged file
     assert merged.adapter == per_token.adapter == "adapter.gguf"
     for question in QUESTIONS[:2]:
@@ -140,6 +141,20 @@ def test_merging_a_file_that_is_no_lora_is_a_clear_error(tmp_path: Path) -> None
     with pytest.raises(ModelError, match="LLM_MERGE_ADAPTER=false"):
         merged_model(embedded_gguf(), text, "q8_0", tmp_path)
     assert not list(tmp_path.glob("*.gguf*")) or list(tmp_path.glob("*.gguf")) == [text]
+
+
+def test_cli_promote_builds_the_merged_model_before_the_swap(
+    trained: Trained, home: Path
+) -> None:
+    import shutil
+
+    from tests.integration.test_cli import one_json_object, run_main
+
+    shutil.copytree(trained.gguf.parent, home / "adapters" / "v-test")
+    code, out, _ = run_main("adapters", "promote", "v-test", "--json")
+    assert code == 0 and one_json_object(out) == {"active": "v-test"}
+    assert len(list((home / "models").glob("*+lora-*.q8_0.gguf"))) == 1
+    assert (home / "adapters" / "ACTIVE").read_text() == "v-test"
 
 
 def test_promotion_is_picked_up_by_a_running_provider(trained: Trained, tmp_path: Path) -> None:
