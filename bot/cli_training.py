@@ -42,6 +42,9 @@ def train(
     top_layers: Annotated[float, typer.Option(
         min=0.01, max=1.0, help="Share of layers, from the top, that get LoRA "
         "(0.5 trains ~1.2x faster but carries over worse).")] = TrainConfig.top_layers,
+    prompt_grad: Annotated[bool, typer.Option(
+        "--prompt-grad/--no-prompt-grad", help="Backpropagate through the prompt positions "
+        "too; --no-prompt-grad runs the prompt forward only (faster).")] = TrainConfig.prompt_grad,
     as_json: JsonOpt = False,
 ) -> None:
     """Train a LoRA adapter, gate it against the serving one, promote it if not worse."""
@@ -55,7 +58,7 @@ def train(
         company=rt.settings.company_name,
         eval_items=load_qa(eval_file) if eval_file else None, eval_limit=eval_limit,
         decline_share=decline_share, no_docs_share=no_docs_share,
-        config=TrainConfig(max_steps=max_steps, top_layers=top_layers),
+        config=TrainConfig(max_steps=max_steps, top_layers=top_layers, prompt_grad=prompt_grad),
     )
     result = rt.train(request, show_progress=not as_json)
     if as_json:

@@ -62,6 +62,9 @@ class TrainConfig:
     batch_size: int = field(default=1, metadata={"help": "Examples per forward pass."})
     grad_accum: int = field(default=4, metadata={"help": "Passes per optimizer update."})
     max_length: int = field(default=768, metadata={"help": "Tokens per example (truncated)."})
+    prompt_grad: bool = field(default=True, metadata={
+        "help": "Backpropagate through the prompt positions too (False: the prompt runs "
+                "forward only, into a KV cache; one record per pass)."})
     seed: int = field(default=0, metadata={"help": "Random seed (data order, init)."})
     threads: int = field(default=0, metadata={"help": "CPU threads; 0 = all cores."})
     precision: str = field(default="auto", metadata={
@@ -233,8 +236,8 @@ def _sft_config(config: TrainConfig, output_dir: str, show_progress: bool = True
     )
 
 
-def answer_only_loss(model: Any, inputs: dict[str, Any],
-                     num_items_in_batch: Any = None) -> tuple[Any, int]:
+def answer_only_loss(model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None,
+                     detach_prompt: bool = False) -> tuple[Any, int]:
     """Next-token loss on the answer positions only: (loss, tokens in the batch).
 
     Only positions with a label go through the LM head. TRL's fused LM head does the same on
@@ -247,8 +250,7 @@ def answer_only_loss(model: Any, inputs: dict[str, Any],
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     labels = inputs["labels"]
     features = {k: v for k, v in inputs.items() if k != "labels"}
-    hidden = base.get_decoder()(**features, use_cache=False).last_hidden_state[:, :-1]
-    targets = labels[:, 1:]
+    hidden, targets = _answer_hidden(base.get_decoder(), features, labels, detach_prompt)
     mask = targets != -100
     logits = base.get_output_embeddings()(hidden[mask]).float()
     total = F.cross_entropy(logits, targets[mask], reduction="sum")
@@ -257,12 +259,36 @@ def answer_only_loss(model: Any, inputs: dict[str, Any],
     return total / count, tokens
 
 
+def _answer_hidden(decoder: Any, features: dict[str, Any], labels: Any,
+                   detach_prompt: bool) -> tuple[Any, Any]:
+    """Hidden states that predict each next token, and those tokens' labels.
+
+    With ``detach_prompt`` (one unpadded record per pass) the prompt runs forward only, under
+    ``no_grad``, into a KV cache, and only the answer positions run forward and backward.
+    """
+    import torch
+
+    ids = features["input_ids"]
+    mask = features.get("attention_mask")
+    if detach_prompt and ids.shape[0] == 1 and (mask is None or bool(mask.all())):
+        answer = (labels[0] != -100).nonzero()
+        start = int(answer[0]) - 1 if len(answer) else 0
+        if start > 0:
+            with torch.no_grad():
+                past = decoder(input_ids=ids[:, :start], use_cache=True).past_key_values
+            tail = decoder(input_ids=ids[:, start:], past_key_values=past, use_cache=True)
+            return tail.last_hidden_state[:, :-1], labels[:, start + 1:]
+    hidden = decoder(**features, use_cache=False).last_hidden_state[:, :-1]
+    return hidden, labels[:, 1:]
+
+
 def _trainer_class() -> Any:
     """TRL's ``SFTTrainer`` with ``answer_only_loss`` (1.3x a step on CPU, BENCHMARKS.md)."""
     from trl import SFTTrainer
 
     class AnswerOnlySFTTrainer(SFTTrainer):
         tokens_seen = 0
+        detach_prompt = False
 
         def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
                          num_items_in_batch: Any = None) -> Any:
@@ -271,7 +297,8 @@ def _trainer_class() -> Any:
             # The accelerator puts autocast around model.forward; answer_only_loss goes around
             # forward, so it needs the context itself (without it bf16 runs silently in fp32).
             with self.accelerator.autocast():
-                loss, tokens = answer_only_loss(model, inputs, num_items_in_batch)
+                loss, tokens = answer_only_loss(model, inputs, num_items_in_batch,
+                                                self.detach_prompt)
             self.tokens_seen += tokens
             return loss
 
@@ -301,6 +328,7 @@ def train_lora(records: Sequence[dict[str, Any]], config: TrainConfig, base: Bas
             model=model, args=_sft_config(config, scratch, show_progress),
             train_dataset=_dataset(records), processing_class=tokenizer, peft_config=lora)
         tokens = sum(len(row["input_ids"]) for row in trainer.train_dataset)
+        trainer.detach_prompt = not config.prompt_grad
         compiled = compile_blocks(trainer.model, config, _passes(len(records), config))
         with eager_fallback(compiled):
             output = trainer.train()

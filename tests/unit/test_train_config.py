@@ -86,6 +86,35 @@ def test_answer_only_loss_equals_the_full_loss_and_trains_the_same_gradients() -
     assert torch.allclose(halved, full / 2, atol=1e-5)  # 4 answer tokens over a batch of 8
 
 
+def test_a_detached_prompt_gives_the_same_loss_and_trains_only_through_the_answer() -> None:
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from training.train import answer_only_loss
+
+    torch.manual_seed(0)
+    model = get_peft_model(tiny_llama(2), LoraConfig(r=2, target_modules="all-linear",
+                                                     init_lora_weights=False))
+    ids = torch.randint(0, 64, (1, 12))
+    labels = ids.clone()
+    labels[:, :8] = -100  # the prompt
+    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}
+    full, _ = answer_only_loss(model, inputs)
+    full.backward()
+    through_prompt = {n: p.grad.clone() for n, p in model.named_parameters()
+                      if p.grad is not None}
+    model.zero_grad()
+    detached, tokens = answer_only_loss(model, inputs, detach_prompt=True)
+    detached.backward()
+    assert tokens == 12 and torch.allclose(detached, full, atol=1e-5)  # same forward
+    grads = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+    assert set(grads) == set(through_prompt)  # every LoRA weight still learns
+    assert any(not torch.allclose(grads[n], g, atol=1e-6) for n, g in through_prompt.items())
+    batch = {k: v.repeat(2, 1) for k, v in inputs.items()}  # two records: the full path
+    two, _ = answer_only_loss(model, batch, detach_prompt=True)
+    assert torch.allclose(two, full, atol=1e-5)
+
+
 def test_the_trainers_answer_only_loss_runs_under_the_accelerators_bf16_autocast() -> None:
     """The accelerator wraps model.forward in autocast; answer_only_loss bypasses forward, so the
     trainer must enter the context itself (it silently trained in fp32, 1.3x slower, before)."""
@@ -105,7 +134,7 @@ def test_the_trainers_answer_only_loss_runs_under_the_accelerators_bf16_autocast
         # accelerate's Accelerator is a process-wide singleton; this stands in for its autocast()
         accelerator = SimpleNamespace(autocast=lambda on=expected: torch.autocast(
             "cpu", dtype=torch.bfloat16, enabled=on))
-        trainer = SimpleNamespace(accelerator=accelerator, tokens_seen=0)
+        trainer = SimpleNamespace(accelerator=accelerator, tokens_seen=0, detach_prompt=False)
         loss = _trainer_class().compute_loss(trainer, model, inputs)
         assert seen.pop() is expected and trainer.tokens_seen == 6
         assert torch.isfinite(loss)
