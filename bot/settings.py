@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     llm_merge_adapter: bool = Field(
         True, description="llama_cpp: serve a LoRA merged into the base weights (needs LLM_QUANT)."
     )
+    llm_repack: Literal["auto", "on", "off"] = Field(
+        "auto", description="llama_cpp: repacked/AMX weight buffers; auto = off on AMX builds.")
     llm_repeat_penalty: float = Field(1.2, ge=1.0, le=2.0, description="1.0 = off.")
     llm_context_window: int = Field(2048, ge=256)
     llm_threads: int = Field(0, ge=0, description="CPU threads for llama.cpp; 0 = all cores.")

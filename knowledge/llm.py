@@ -8,9 +8,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from bot.errors import ConfigError, ModelError
 
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 QUANTS = ("q8_0", "q4_0", "f16")
+REPACK = ("auto", "on", "off")
+_LOAD_LOCK = threading.Lock()
 
 
 def embedded_gguf() -> Path:
@@ -48,12 +51,17 @@ class ModelSpec:
     # llama_cpp: serve a LoRA merged into the base weights (knowledge.merge; needs quant and
     # cache_dir) rather than applied per token: 1.33x faster decode here (BENCHMARKS.md)
     merge_adapter: bool = True
+    # llama_cpp: llama.cpp's repacked weight buffers (AMX, interleaved CPU layouts): "auto" =
+    # off where llama.cpp was built with AMX, whose matmul segfaults here (llama.cpp#20824)
+    repack: str = "auto"
 
     def __post_init__(self) -> None:
         if self.quant and self.quant not in QUANTS:
             raise ConfigError(
                 f"LLM_QUANT={self.quant!r} is unknown — use one of {', '.join(QUANTS)} or empty."
             )
+        if self.repack not in REPACK:
+            raise ConfigError(f"LLM_REPACK={self.repack!r} is unknown — use auto, on or off.")
         if self.backend not in ("llama_cpp", "transformers", "openai"):
             raise ConfigError(
                 f"LLM_BACKEND={self.backend!r} is unknown — use llama_cpp, transformers or openai."
@@ -149,10 +157,45 @@ def prepare_adapter(spec: ModelSpec, lora: Path) -> None:
                 lora)
 
 
+def repacks(setting: str) -> bool:
+    """Whether llama.cpp may move weights into its extra (AMX or repacked) buffer types."""
+    if setting != "auto":
+        return setting == "on"
+    import llama_cpp
+
+    return b"AMX_INT8 = 1" not in llama_cpp.llama_print_system_info()
+
+
+@contextlib.contextmanager
+def _extra_buffers(enabled: bool) -> Iterator[None]:
+    """Load a llama.cpp model with ``use_extra_bufts`` as given.
+
+    Written by hand: ``llama_cpp.Llama`` (0.3.x) does not expose ``use_extra_bufts`` (llama.cpp's
+    ``--no-repack``), so for the one load the defaults it starts from are swapped.
+    """
+    import llama_cpp.llama as llama_module
+
+    lib = llama_module.llama_cpp
+    original = lib.llama_model_default_params
+    if enabled:
+        yield
+        return
+
+    def defaults() -> Any:
+        params = original()
+        params.use_extra_bufts = False
+        return params
+
+    with _LOAD_LOCK:
+        lib.llama_model_default_params = defaults
+        try:
+            yield
+        finally:
+            lib.llama_model_default_params = original
+
+
 def _load_llama_cpp(spec: ModelSpec) -> ChatModel:
     import os
-
-    from llama_index.llms.llama_cpp import LlamaCPP
 
     source = _require_file(spec.model, "LLM_MODEL") if spec.model else embedded_gguf()
     path = source
@@ -168,18 +211,7 @@ def _load_llama_cpp(spec: ModelSpec) -> ChatModel:
     }
     if lora:
         kwargs["lora_path"] = lora
-    try:
-        llm = LlamaCPP(
-            model_path=str(path), temperature=spec.temperature,
-            max_new_tokens=spec.max_new_tokens, context_window=spec.context_window,
-            generate_kwargs={"repeat_penalty": spec.repeat_penalty,
-                             **({"top_k": 1} if spec.temperature == 0 else {})},
-            model_kwargs=kwargs, verbose=False,
-        )
-    except Exception as exc:  # noqa: BLE001
-        raise ModelError(
-            f"Cannot load {path.name} with llama.cpp: {exc} — is it a GGUF model file?"
-        ) from None
+    llm = _llama_index_llm(spec, path, kwargs)
     model = llm._model
     template = model.metadata.get("tokenizer.chat_template")
     if template:
@@ -190,6 +222,24 @@ def _load_llama_cpp(spec: ModelSpec) -> ChatModel:
         )
     name = source.name + (f"@{spec.quant}" if path != source else "")
     return ChatModel(llm, name, adapter_name)
+
+
+def _llama_index_llm(spec: ModelSpec, path: Path, kwargs: dict[str, Any]) -> Any:
+    from llama_index.llms.llama_cpp import LlamaCPP
+
+    try:
+        with _extra_buffers(repacks(spec.repack)):
+            return LlamaCPP(
+                model_path=str(path), temperature=spec.temperature,
+                max_new_tokens=spec.max_new_tokens, context_window=spec.context_window,
+                generate_kwargs={"repeat_penalty": spec.repeat_penalty,
+                                 **({"top_k": 1} if spec.temperature == 0 else {})},
+                model_kwargs=kwargs, verbose=False,
+            )
+    except Exception as exc:  # noqa: BLE001
+        raise ModelError(
+            f"Cannot load {path.name} with llama.cpp: {exc} — is it a GGUF model file?"
+        ) from None
 
 
 def _load_transformers(spec: ModelSpec) -> ChatModel:
