@@ -76,7 +76,7 @@ class Runtime:
             threads=s.llm_threads, api_base=s.openai_api_base,
             api_key=s.openai_api_key.get_secret_value(), quant=s.llm_quant,
             merge_adapter=s.llm_merge_adapter, repack=s.llm_repack,
-            cache_dir=str(s.supportbot_home / "models"),
+            flash_attn=s.llm_flash_attn, cache_dir=str(s.supportbot_home / "models"),
         )
 
     @cached_property

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     )
     llm_repack: Literal["auto", "on", "off"] = Field(
         "auto", description="llama_cpp: repacked/AMX weight buffers; auto = off on AMX builds.")
+    llm_flash_attn: bool = Field(
+        False, description="llama_cpp: flash attention (faster prefill, slower decode on CPUs).")
     llm_repeat_penalty: float = Field(1.2, ge=1.0, le=2.0, description="1.0 = off.")
     llm_context_window: int = Field(2048, ge=256)
     llm_threads: int = Field(0, ge=0, description="CPU threads for llama.cpp; 0 = all cores.")

@@ -54,6 +54,9 @@ class ModelSpec:
     # llama_cpp: llama.cpp's repacked weight buffers (AMX, interleaved CPU layouts): "auto" =
     # off where llama.cpp was built with AMX, whose matmul segfaults here (llama.cpp#20824)
     repack: str = "auto"
+    # llama_cpp: flash attention prefills faster but decodes slower on CPUs; answers are
+    # mostly decode, so off (1.15x faster tuned+rag answers, BENCHMARKS.md)
+    flash_attn: bool = False
 
     def __post_init__(self) -> None:
         if self.quant and self.quant not in QUANTS:
@@ -207,7 +210,7 @@ def _load_llama_cpp(spec: ModelSpec) -> ChatModel:
         path, lora = _merged(spec, source, Path(lora)), None
     kwargs: dict[str, Any] = {
         "n_threads": spec.threads or os.cpu_count() or 2, "verbose": False, "seed": 0,
-        "flash_attn": True,
+        "flash_attn": spec.flash_attn,
     }
     if lora:
         kwargs["lora_path"] = lora

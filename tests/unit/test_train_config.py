@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bot.errors import ConfigError
@@ -57,11 +59,10 @@ def test_out_of_range_settings_are_refused(field: str, value: object) -> None:
         TrainConfig(**{field: value})  # type: ignore[arg-type]
 
 
-def test_answer_only_loss_equals_the_full_loss_and_trains_the_same_gradients() -> None:
+def _lora_and_inputs() -> tuple[Any, dict[str, Any]]:
+    """A tiny LoRA model and one record: 8 prompt tokens, 4 answer tokens."""
     import torch
     from peft import LoraConfig, get_peft_model
-
-    from training.train import answer_only_loss
 
     torch.manual_seed(0)
     model = get_peft_model(tiny_llama(2), LoraConfig(r=2, target_modules="all-linear",
@@ -69,7 +70,15 @@ def test_answer_only_loss_equals_the_full_loss_and_trains_the_same_gradients() -
     ids = torch.randint(0, 64, (1, 12))
     labels = ids.clone()
     labels[:, :8] = -100  # the prompt
-    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}
+    return model, {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}
+
+
+def test_answer_only_loss_equals_the_full_loss_and_trains_the_same_gradients() -> None:
+    import torch
+
+    from training.train import answer_only_loss
+
+    model, inputs = _lora_and_inputs()
     full = model(**inputs).loss
     full.backward()
     expected = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
@@ -88,17 +97,10 @@ def test_answer_only_loss_equals_the_full_loss_and_trains_the_same_gradients() -
 
 def test_a_detached_prompt_gives_the_same_loss_and_trains_only_through_the_answer() -> None:
     import torch
-    from peft import LoraConfig, get_peft_model
 
     from training.train import answer_only_loss
 
-    torch.manual_seed(0)
-    model = get_peft_model(tiny_llama(2), LoraConfig(r=2, target_modules="all-linear",
-                                                     init_lora_weights=False))
-    ids = torch.randint(0, 64, (1, 12))
-    labels = ids.clone()
-    labels[:, :8] = -100  # the prompt
-    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}
+    model, inputs = _lora_and_inputs()
     full, _ = answer_only_loss(model, inputs)
     full.backward()
     through_prompt = {n: p.grad.clone() for n, p in model.named_parameters()
