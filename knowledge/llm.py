@@ -176,20 +176,20 @@ def _extra_buffers(enabled: bool) -> Iterator[None]:
     Written by hand: ``llama_cpp.Llama`` (0.3.x) does not expose ``use_extra_bufts`` (llama.cpp's
     ``--no-repack``), so for the one load the defaults it starts from are swapped.
     """
-    import llama_cpp.llama as llama_module
-
-    lib = llama_module.llama_cpp
-    original = lib.llama_model_default_params
     if enabled:
         yield
         return
+    import llama_cpp.llama as llama_module
 
-    def defaults() -> Any:
-        params = original()
-        params.use_extra_bufts = False
-        return params
+    lib = llama_module.llama_cpp
+    with _LOAD_LOCK:  # read and swap under the lock, or a concurrent load restores our swap
+        original = lib.llama_model_default_params
 
-    with _LOAD_LOCK:
+        def defaults() -> Any:
+            params = original()
+            params.use_extra_bufts = False
+            return params
+
         lib.llama_model_default_params = defaults
         try:
             yield
