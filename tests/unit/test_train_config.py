@@ -53,7 +53,8 @@ def test_named_modules_on_all_layers_reach_peft_as_a_list() -> None:
 
 
 @pytest.mark.parametrize("field, value", [("top_layers", 0.0), ("top_layers", 1.5),
-                                          ("rank", 0), ("precision", "fp8")])
+                                          ("rank", 0), ("precision", "fp8"),
+                                          ("attention", "flash")])
 def test_out_of_range_settings_are_refused(field: str, value: object) -> None:
     with pytest.raises(ConfigError, match=field):
         TrainConfig(**{field: value})  # type: ignore[arg-type]
@@ -168,3 +169,34 @@ def test_compile_errors_fall_back_to_eager_only_inside_the_training_run() -> Non
     assert torch._dynamo.config.suppress_errors == before
     with eager_fallback(False):
         assert torch._dynamo.config.suppress_errors == before
+
+
+def test_bf16_runs_train_with_eager_attention_and_fp32_runs_with_sdpa() -> None:
+    from training.train import attention_kernel
+
+    assert attention_kernel(TrainConfig(precision="bf16")) == "eager"
+    assert attention_kernel(TrainConfig(precision="fp32")) == "sdpa"
+    assert attention_kernel(TrainConfig(precision="bf16", attention="sdpa")) == "sdpa"
+    assert attention_kernel(TrainConfig(precision="fp32", attention="eager")) == "eager"
+
+
+@pytest.mark.parametrize("detach", [False, True])
+def test_eager_and_sdpa_attention_give_the_same_loss_and_gradients(detach: bool) -> None:
+    import torch
+
+    from training.train import answer_only_loss
+
+    results = []
+    for kernel in ("sdpa", "eager"):
+        model, inputs = _lora_and_inputs()
+        model.get_base_model().set_attn_implementation(kernel)
+        loss, _ = answer_only_loss(model, inputs, detach_prompt=detach)
+        loss.backward()
+        grads = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+        results.append((loss, grads))
+    (sdpa_loss, sdpa_grads), (eager_loss, eager_grads) = results
+    assert model.get_base_model().config._attn_implementation == "eager"
+    assert torch.allclose(eager_loss, sdpa_loss, atol=1e-5)
+    assert set(eager_grads) == set(sdpa_grads) and sdpa_grads
+    for name, grad in sdpa_grads.items():
+        assert torch.allclose(eager_grads[name], grad, atol=1e-5), name
