@@ -90,6 +90,11 @@ class TrainConfig:
             if not ok:
                 raise ConfigError(f"TrainConfig.{name}={getattr(self, name)!r} is out of range "
                                   f"({self.__dataclass_fields__[name].metadata['help']})")
+        if not self.prompt_grad and self.batch_size != 1:
+            # the forward-only prompt needs one unpadded record per pass; with padded batches
+            # training would quietly take the full-gradient path and be no faster
+            raise ConfigError(f"TrainConfig.prompt_grad=False needs batch_size=1, not "
+                              f"{self.batch_size} — set batch_size=1 or prompt_grad=True.")
 
 
 @dataclass(frozen=True)

@@ -200,3 +200,9 @@ def test_eager_and_sdpa_attention_give_the_same_loss_and_gradients(detach: bool)
     assert set(eager_grads) == set(sdpa_grads) and sdpa_grads
     for name, grad in sdpa_grads.items():
         assert torch.allclose(eager_grads[name], grad, atol=1e-5), name
+
+
+def test_forward_only_prompts_refuse_batches_they_would_quietly_ignore() -> None:
+    with pytest.raises(ConfigError, match="prompt_grad=False needs batch_size=1, not 2"):
+        TrainConfig(prompt_grad=False, batch_size=2)
+    assert TrainConfig(prompt_grad=False).batch_size == 1
