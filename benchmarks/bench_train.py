@@ -6,10 +6,12 @@ chunk holding the answer among retrieved distractors, ~480 tokens). Both loops t
 LoRA (the product's default layers, r=16), with the same precision, one example per pass, the
 same number of passes; throughput = tokens processed per second. With --examples N, also the
 wall time of one epoch over N records with the product's CPU defaults (target: 500 ≤ 15 min;
-the ~380 records of ``qa-train.jsonl`` repeat to make up N).
+the ~380 records of ``qa-train.jsonl`` repeat to make up N). With --compare-attention, the
+same short run again with the other attention kernel (eager against SDPA; the ratio is the
+default's tokens/s over the other's).
 
     python benchmarks/bench_train.py [--data ../shared/data] [--steps 12] [--examples 500]
-                                     [--top-layers 0.5] [--json]
+                                     [--top-layers 0.5] [--compare-attention] [--json]
 """
 
 from __future__ import annotations
@@ -95,6 +97,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=12, help="passes (examples) per loop")
     parser.add_argument("--examples", type=int, default=0, help="also time one epoch of N")
     parser.add_argument("--top-layers", type=float, default=TrainConfig.top_layers)
+    parser.add_argument("--compare-attention", action="store_true",
+                        help="also train the same steps with the other attention kernel")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if not (args.data / "emanual-smart-tv" / "qa-train.jsonl").exists():
@@ -112,7 +116,15 @@ def main() -> None:
             "tokens_per_record": round(run.metrics["tokens"] / args.steps),
             "plain_peft_tokens_per_s": round(baseline, 1),
             "supportbot_tokens_per_s": run.metrics["tokens_per_s"],
-            "ratio": round(run.metrics["tokens_per_s"] / baseline, 3)}
+            "ratio": round(run.metrics["tokens_per_s"] / baseline, 3),
+            "attention": run.metrics["attention"]}
+        if args.compare_attention:
+            other = "sdpa" if run.metrics["attention"] == "eager" else "eager"
+            alt = train_lora(compare, replace(config, max_steps=args.steps, attention=other),
+                             BaseModel.embedded(), Path(tmp) / "alt", show_progress=False)
+            result |= {f"{other}_tokens_per_s": alt.metrics["tokens_per_s"],
+                       "attention_ratio": round(run.metrics["tokens_per_s"]
+                                                / alt.metrics["tokens_per_s"], 3)}
         if args.examples:
             full = train_lora(records[: args.examples], TrainConfig(top_layers=args.top_layers),
                               BaseModel.embedded(), Path(tmp) / "full", show_progress=False)
