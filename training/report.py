@@ -25,6 +25,8 @@ DEFINITIONS = {
     "token_f1": "SQuAD-style token F1 against the reference answer.",
     "citation_accuracy": "Share of questions with a reference source whose answer cites it "
                          "(and cites nothing that was not retrieved).",
+    "citation_precision": "Of the documents an answer cites, the share that are the reference "
+                          "source, over the same questions (the gate checks this one).",
     "faithfulness": "Share of answer sentences whose content words are ≥ 60% found in the "
                     "retrieved context (configurations with retrieval only).",
     "idk_precision": "Of answers that say \"I don't know\", the share on unanswerable questions.",

@@ -42,7 +42,8 @@ def make_answer(text: str, latency_ms: float = 10.0, context: str = CONTEXT) -> 
 
 
 def make_scores(**changes: Any) -> Scores:
-    base = Scores(n=10, rougeL_f1=0.4, token_f1=0.4, citation_accuracy=0.8, faithfulness=0.9,
+    base = Scores(n=10, rougeL_f1=0.4, token_f1=0.4, citation_accuracy=0.8,
+                  citation_precision=0.7, faithfulness=0.9,
                   idk_precision=0.75, idk_recall=0.6, tone=0.8, latency_p50_ms=100.0,
                   latency_p95_ms=200.0)
     return dataclasses.replace(base, **changes)
@@ -152,6 +153,8 @@ def test_score_computes_idk_precision_recall_and_latency() -> None:
     assert scores.idk_precision == pytest.approx(0.5)  # 2 "don't know", 1 on unanswerable
     assert scores.idk_recall == pytest.approx(0.5)  # 2 unanswerable, 1 declined
     assert scores.citation_accuracy == pytest.approx(0.5)  # item 0 right, item 3 uncited
+    assert scores.citation_precision == pytest.approx(0.5)
+    assert scores.counts["citation_precision"] == 2
     assert scores.latency_p50_ms == pytest.approx(25.0)
     assert scores.latency_p95_ms == pytest.approx(38.5)
     assert scores.faithfulness is not None and 0.0 < scores.faithfulness < 1.0
@@ -161,7 +164,7 @@ def test_score_computes_idk_precision_recall_and_latency() -> None:
 def test_score_leaves_metrics_without_data_as_none() -> None:
     items = [QAItem("How long for refunds?", REF)]
     scores = score(items, lambda _: make_answer(REF, context=""))
-    assert scores.citation_accuracy is None
+    assert scores.citation_accuracy is None and scores.citation_precision is None
     assert scores.faithfulness is None
     assert scores.idk_precision is None and scores.idk_recall is None
     assert scores.rougeL_f1 == pytest.approx(1.0)
@@ -198,8 +201,30 @@ def test_gate_accepts_equal_better_or_within_margin() -> None:
     assert within.as_dict()["candidate"]["rougeL_f1"] == pytest.approx(0.385)
 
 
+def test_citation_precision_divides_credit_among_the_documents_cited() -> None:
+    from training.evaluate import citation_precision
+
+    ref = "billing/refunds.md"
+    assert citation_precision(make_answer("Refunds take 30 days [1]."), ref) == 1.0
+    assert citation_precision(make_answer("Refunds [1]. 2FA [2]. Plans [3]."), ref) == \
+        pytest.approx(1 / 3)
+    assert citation_precision(make_answer("Refunds take 30 days [2]."), ref) == 0.0
+    assert citation_precision(make_answer("Refunds take 30 days [1][7]."), ref) == 0.0
+    assert citation_precision(make_answer("Refunds take 30 days."), ref) == 0.0
+    assert citation_precision(make_answer("Refunds [1]."), None) is None
+
+
+def test_gate_checks_citation_precision_not_cite_everything_accuracy() -> None:
+    shotgun = make_scores(citation_accuracy=0.9, citation_precision=0.4)
+    precise = make_scores(citation_accuracy=0.6, citation_precision=0.6)
+    assert gate(precise, shotgun).promoted
+    refused = gate(shotgun, precise)
+    assert not refused.promoted and "citation_precision" in refused.reasons[0]
+
+
 def test_gate_skips_metrics_missing_on_either_side() -> None:
-    assert gate(make_scores(citation_accuracy=None), make_scores(citation_accuracy=1.0)).promoted
+    assert gate(make_scores(citation_precision=None),
+                make_scores(citation_precision=1.0)).promoted
 
 
 # --- data ---------------------------------------------------------------------------------
