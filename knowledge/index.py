@@ -32,15 +32,13 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
 import faiss
 import numpy as np
-from filelock import FileLock, Timeout
 from llama_index.core import Document, StorageContext, VectorStoreIndex, load_index_from_storage
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
@@ -53,7 +51,8 @@ from llama_index.core.vector_stores.types import VectorStoreQuery, VectorStoreQu
 from llama_index.retrievers.bm25 import BM25Retriever
 from llama_index.vector_stores.faiss import FaissMapVectorStore
 
-from bot.errors import IndexMissingError, RefreshInProgressError, SourceError
+from bot.errors import IndexMissingError, SourceError
+from knowledge.folder import MANIFEST, IndexFolder
 from knowledge.ingest import discover, load_documents
 
 log = logging.getLogger(__name__)
@@ -63,7 +62,6 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 INGEST_DOCSTORE = "ingest_docstore.json"
 BM25_DIR = "bm25"
-MANIFEST = "manifest.json"
 VECTORS = "vector_store.faiss"  # StorageContext.persist prefixes the store's name (+ id_map.json)
 VECTORS_FILE = f"{DEFAULT_VECTOR_STORE}{NAMESPACE_SEP}{VECTORS}"
 STORE_FORMAT = 2  # 1 (no "format" in the manifest): JSON SimpleVectorStore
@@ -195,38 +193,20 @@ def _delete_document(index: VectorStoreIndex, doc_id: str) -> None:
     index.delete_ref_doc(doc_id, delete_from_docstore=True)
 
 
-class KnowledgeBase:
-    """Owns one index folder. ``update`` builds; ``load`` returns the live build."""
+class KnowledgeBase(IndexFolder):
+    """Owns one index folder. ``update`` builds; ``load`` returns the live build. The live
+    build's name, its manifest and the refresh lock come from ``IndexFolder``."""
 
     def __init__(self, root: Path, embed_model: BaseEmbedding, config: IndexConfig,
                  tokenizer: Callable[[str], list[Any]] | None = None) -> None:
-        self.root = Path(root)
+        super().__init__(root)
         self.embed_model = embed_model
         self.config = config
         self.tokenizer = tokenizer
-        self.builds = self.root / "builds"
-        self._lock = FileLock(str(self.root / "refresh.lock"))
 
     # reading -------------------------------------------------------------------------------
-    def current_name(self) -> str | None:
-        try:
-            name = (self.root / "CURRENT").read_text().strip()
-        except FileNotFoundError:
-            return None
-        return name if name and (self.builds / name / MANIFEST).exists() else None
-
-    def manifest(self) -> dict[str, Any] | None:
-        name = self.current_name()
-        if name is None:
-            return None
-        return dict(json.loads((self.builds / name / MANIFEST).read_text()))
-
     def load(self) -> LoadedIndex:
-        name = self.current_name()
-        if name is None:
-            raise IndexMissingError(
-                "No knowledge index yet — run `supportbot ingest [PATH...]` first."
-            )
+        name = self.require_current()
         folder = self.builds / name
         manifest = json.loads((folder / MANIFEST).read_text())
         if manifest.get("format") != STORE_FORMAT:
@@ -249,31 +229,6 @@ class KnowledgeBase:
         """Index ``sources`` (default: the live build's), reusing unchanged documents."""
         with self.lock():
             return self._update_locked(sources, show_progress, on_skip)
-
-    @contextmanager
-    def lock(self) -> Iterator[None]:
-        """Hold the refresh lock (re-entrant in one thread); refuse if another holds it."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        try:
-            self._lock.acquire(timeout=0)
-        except Timeout:
-            raise RefreshInProgressError(
-                "A knowledge refresh is already running — wait for it to finish, then retry."
-            ) from None
-        try:
-            yield
-        finally:
-            self._lock.release()
-
-    def is_refreshing(self) -> bool:
-        """Whether any process (this one included) is refreshing this index now."""
-        probe = FileLock(str(self.root / "refresh.lock"), thread_local=False, is_singleton=False)
-        try:
-            probe.acquire(timeout=0)
-        except Timeout:
-            return True
-        probe.release()
-        return False
 
     def _update_locked(self, sources: Sequence[Path] | None, show_progress: bool,
                        on_skip: Callable[[str, str], None] | None) -> RefreshStats:

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from llama_index.core import Document, SimpleDirectoryReader
-from llama_index.core.readers.base import BaseReader
-from llama_index.readers.file import DocxReader, FlatReader, HTMLTagReader, PDFReader
+from typing import TYPE_CHECKING
 
 from bot.errors import SourceError
+
+if TYPE_CHECKING:  # LlamaIndex loads when files are read: ``discover`` checks paths at once
+    from llama_index.core import Document
+    from llama_index.core.readers.base import BaseReader
 
 SUPPORTED = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".docx")
 SAMPLE_DOCS = Path(__file__).parent / "sample" / "docs"
@@ -23,6 +24,8 @@ SAMPLE_QA = Path(__file__).parent / "sample" / "qa.jsonl"  # questions about SAM
 
 
 def _extractors() -> dict[str, BaseReader]:
+    from llama_index.readers.file import DocxReader, FlatReader, HTMLTagReader, PDFReader
+
     flat, html = FlatReader(), HTMLTagReader(tag="body", ignore_no_id=False)
     return {
         ".md": flat, ".markdown": flat, ".txt": flat,
@@ -81,6 +84,8 @@ def _title(text: str, fallback: str) -> str:
 
 def read_file(source: SourceFile, extractors: dict[str, BaseReader]) -> Document:
     """One ``Document`` per file, its id the absolute path (stable across refreshes)."""
+    from llama_index.core import Document, SimpleDirectoryReader
+
     reader = SimpleDirectoryReader(
         input_files=[source.path], file_extractor=extractors, raise_on_error=True
     )
