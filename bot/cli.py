@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Annotated, Any
@@ -80,13 +81,24 @@ def ask(ctx: typer.Context, question: Annotated[str, typer.Argument(help="The qu
     if not question.strip():
         raise InputError("The question is empty — pass it in quotes: supportbot ask \"...\"")
     runtime = get_runtime(ctx)
-    answer = runtime.engine.answer(question)
+    load_ms = _load_for_answers(runtime)
+    answer = runtime.engine.answer(question)  # latency_ms: retrieval and generation only
     if as_json:
         emit({"answer": answer.text, "sources": [s.as_dict() for s in answer.sources],
-              "latency_ms": answer.latency_ms, "model": answer.model,
+              "latency_ms": answer.latency_ms, "load_ms": load_ms, "model": answer.model,
               "adapter": answer.adapter})
         return
     typer.echo(plain_text(Reply(answer.text, answer.sources)))
+
+
+def _load_for_answers(runtime: Any) -> float:
+    """Load the index (embedding model, LlamaIndex) and the chat model; the milliseconds taken.
+    Nothing indexed yet: ``IndexMissingError`` before anything loads."""
+    runtime.index_folder.require_current()
+    started = time.perf_counter()
+    runtime.engine.retriever()
+    runtime.model  # noqa: B018
+    return round((time.perf_counter() - started) * 1000, 1)
 
 
 def _ensure_index(runtime: Any) -> None:
@@ -105,8 +117,7 @@ def chat(ctx: typer.Context) -> None:
 
     runtime = get_runtime(ctx)
     _ensure_index(runtime)
-    runtime.engine.retriever()  # load the index and model before the first prompt
-    runtime.model  # noqa: B018
+    _load_for_answers(runtime)  # before the first prompt
     ConsoleChat(runtime.router, read=_read_line).run()
 
 
@@ -123,8 +134,7 @@ def serve(ctx: typer.Context) -> None:
         chat(ctx)
         return
     _ensure_index(runtime)
-    runtime.engine.retriever()
-    runtime.model  # noqa: B018 - load before the first question arrives
+    _load_for_answers(runtime)  # before the first question arrives
     err.print(f"[dim]Serving on {', '.join(type(a).__name__[:-7] for a in adapters)}…[/dim]")
     run_all(adapters)
 
@@ -154,7 +164,7 @@ def feedback_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Show the index, model and database in use."""
     runtime = get_runtime(ctx)
-    manifest = runtime.kb.manifest() or {}
+    manifest = runtime.index_folder.manifest() or {}  # no model or LlamaIndex import
     spec = runtime.model_spec()
     data = {
         "documents": manifest.get("documents", 0), "chunks": manifest.get("chunks", 0),

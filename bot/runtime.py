@@ -14,19 +14,21 @@ from typing import TYPE_CHECKING, Any
 
 from bot.core.limits import AnswerPool, RateLimiter
 from bot.core.router import Router
-from bot.errors import SupportbotError
+from bot.errors import RefreshInProgressError, SupportbotError
 from bot.settings import Settings
 from bot.storage import Store
 from knowledge.embed import DEFAULT_NAME, make_embed_model, token_counter
-from knowledge.engine import AnswerEngine, EngineConfig
-from knowledge.index import IndexConfig, KnowledgeBase, RefreshStats
+from knowledge.folder import REFRESH_RUNNING, IndexFolder
+from knowledge.ingest import discover
 from knowledge.llm import ChatModel, ModelProvider, ModelSpec
 from knowledge.prompts import ContextChunk
-from knowledge.retrieve import HybridRetriever
 
 RAFT_CANDIDATES = 8  # chunks retrieved per training question (oracle + distractors)
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # LlamaIndex, FAISS and the models load when a command first needs them
+    from knowledge.engine import AnswerEngine
+    from knowledge.index import KnowledgeBase, RefreshStats
+    from knowledge.retrieve import HybridRetriever
     from training.pipeline import TrainRequest
     from training.registry import AdapterRegistry
 
@@ -61,7 +63,14 @@ class Runtime:
         return make_embed_model(self.settings.embed_model)
 
     @cached_property
+    def index_folder(self) -> IndexFolder:
+        """The live build's name and manifest and the refresh lock, without loading anything."""
+        return IndexFolder(self.settings.index_dir)
+
+    @cached_property
     def kb(self) -> KnowledgeBase:
+        from knowledge.index import IndexConfig, KnowledgeBase
+
         s = self.settings
         config = IndexConfig(s.embed_model or DEFAULT_NAME, s.chunk_size, s.chunk_overlap)
         return KnowledgeBase(s.index_dir, self.embed_model, config, token_counter(self.embed_model))
@@ -102,6 +111,8 @@ class Runtime:
 
     @cached_property
     def engine(self) -> AnswerEngine:
+        from knowledge.engine import AnswerEngine, EngineConfig
+
         s = self.settings
         config = EngineConfig(mode=s.retrieval_mode, top_k=s.top_k,
                               min_relevance=s.min_relevance, company=s.company_name,
@@ -125,6 +136,8 @@ class Runtime:
 
     def engine_for(self, version: str | None) -> AnswerEngine:
         """An engine serving one fixed adapter version (``None`` = base), for evaluation."""
+        from knowledge.engine import AnswerEngine
+
         fixed = (version, self.registry.path(version)) if version else None
         provider = ModelProvider(self.model_spec(), lambda: fixed)
         return AnswerEngine(self.kb, provider.get(), self.engine.config)
@@ -169,7 +182,7 @@ class Runtime:
 
     def eval_answerers(self, adapter: str | None) -> dict[str, Any]:
         """``base``, ``base+rag``, ``tuned``, ``tuned+rag``: QAItem → Answer callables."""
-        from knowledge.engine import answer_directly
+        from knowledge.engine import AnswerEngine, answer_directly
 
         tuned = self.resolve_adapter(adapter)
         company = self.settings.company_name
@@ -190,6 +203,7 @@ class Runtime:
         question the documents answer (the first seed-set adapter declined everything).
         """
         from knowledge.engine import context_chunk
+        from knowledge.retrieve import HybridRetriever
 
         retriever = self._raft_retriever
         if retriever is None or retriever.loaded.name != self.kb.current_name():
@@ -230,7 +244,15 @@ class Runtime:
     def refresh(self, sources: Sequence[Path] | None = None, kind: str = "refresh",
                 requested_by: str = "cli", show_progress: bool = False,
                 on_skip: Callable[[str, str], None] | None = None) -> RefreshStats:
-        """Ingest or refresh under the lock, recording the run in the database."""
+        """Ingest or refresh under the lock, recording the run in the database.
+
+        A missing source or a refresh already running is reported before the embedding
+        model and LlamaIndex load (the lock itself is taken after: that check is the real one).
+        """
+        if sources:
+            discover(sources)
+        if self.index_folder.is_refreshing():
+            raise RefreshInProgressError(REFRESH_RUNNING)
         with self.kb.lock():
             self.store.interrupt_stale_refreshes()
             run = self.store.start_refresh(kind, requested_by)

@@ -22,7 +22,7 @@ from bot.storage import Store
 from tests.helpers import run_bot
 
 INGEST_KEYS = {"documents", "chunks", "added", "changed", "deleted", "unchanged", "seconds"}
-ASK_KEYS = {"answer", "sources", "latency_ms", "model", "adapter"}
+ASK_KEYS = {"answer", "sources", "latency_ms", "load_ms", "model", "adapter"}
 SOURCE_KEYS = {"id", "source", "title", "score", "text"}
 STATUS_KEYS = {"documents", "chunks", "sources", "model", "adapter", "database"}
 
@@ -108,7 +108,7 @@ def test_ask_json_in_a_real_process(make_runtime: Callable[..., Any], corpus: Pa
     assert data["sources"] and all(set(s) == SOURCE_KEYS for s in data["sources"])
     assert data["sources"][0]["source"] == "two-factor-authentication.md"
     assert data["model"] == "SmolLM2-135M-Instruct.Q4_1.gguf@q8_0"
-    assert data["adapter"] is None and data["latency_ms"] > 0
+    assert data["adapter"] is None and data["latency_ms"] > 0 and data["load_ms"] > 0
 
 
 def test_ask_plain_text_lists_sources(cli_models: None, corpus: Path) -> None:
