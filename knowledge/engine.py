@@ -13,8 +13,16 @@ from dataclasses import dataclass
 
 from llama_index.core.schema import BaseNode
 
-from bot.core.citations import CITATION, cited_numbers, hollow_claim, strip_invalid
+from bot.core.citations import hollow_claim, strip_invalid
 from bot.core.types import Answer, Source, Turn
+from knowledge.guard import (
+    SECRET_REASON,
+    complete_sentences,
+    ground,
+    security_check,
+    trusted_contacts,
+    uncovered_names,
+)
 from knowledge.index import KnowledgeBase
 from knowledge.llm import ChatModel, ModelProvider
 from knowledge.prompts import (
@@ -30,18 +38,16 @@ from knowledge.prompts import (
 from knowledge.retrieve import HybridRetriever
 
 HANDOFF = "Would you like me to connect you with a member of our support team?"
+# What a customer sees instead of an answer the security check blocked (never the answer).
+SECRET_REPLY = ("I can't help with that here. Please never send passwords, codes, tokens or "
+                f"card numbers to anyone, including us. {HANDOFF}")
+CONTACT_REPLY = ("I couldn't find that contact information in our documentation, so I won't "
+                 f"pass it on. {HANDOFF}")
 _FOLLOW_UP = re.compile(
     r"^(and|also|but|so|then|what about|how about|ok|okay|plus)\b"
     r"|\b(it|its|it's|that|this|those|these|they|them|their|there|one|same)\b",
     re.IGNORECASE,
 )
-_WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset((
-    "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "has",
-    "have", "how", "i", "if", "in", "is", "it", "its", "of", "on", "or", "our", "so", "that",
-    "the", "their", "then", "there", "this", "to", "was", "we", "what", "when", "where", "which",
-    "will", "with", "you", "your",
-))
 
 
 def condense(question: str, history: Sequence[Turn]) -> str:
@@ -55,34 +61,6 @@ def condense(question: str, history: Sequence[Turn]) -> str:
     if earlier and len(question.split()) <= 14 and _FOLLOW_UP.search(question):
         return f"{earlier[-1].strip()} {question.strip()}"
     return question.strip()
-
-
-def _content_words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2}
-
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])(\s+)")
-
-
-def attach_citations(text: str, sources: Sequence[Source], min_overlap: int = 2) -> str:
-    """Keep valid ``[n]`` markers; cite uncited sentences with the chunk they overlap most.
-
-    Markers that point at no source are dropped. Moving a valid marker to the chunk that shares
-    more words with its sentence was tried and left out: on the sample QA set it fixed as many
-    citations as it broke (BENCHMARKS.md). Line breaks (numbered steps) are kept.
-    """
-    text = strip_invalid(text, len(sources))
-    if cited_numbers(text, len(sources)) or not sources:
-        return text
-    chunk_words = [_content_words(src.text + " " + src.title) for src in sources]
-    parts = _SENTENCE_END.split(text)  # sentences at even places, the whitespace between at odd
-    for i in range(0, len(parts), 2):
-        words = _content_words(parts[i])
-        overlaps = [len(words & cw) for cw in chunk_words]
-        best = max(range(len(sources)), key=overlaps.__getitem__)
-        if overlaps[best] >= min_overlap and not CITATION.search(parts[i]):
-            parts[i] = re.sub(r"([.!?]?)$", rf" [{best + 1}]\1", parts[i].rstrip(), count=1)
-    return "".join(parts)
 
 
 @dataclass(frozen=True)
@@ -102,6 +80,7 @@ class AnswerEngine:
         self.kb, self.model, self.config = kb, model, config
         self._retriever: HybridRetriever | None = None
         self._index_name: str | None = None
+        self._trusted: frozenset[str] = frozenset()  # contact points the index's documents name
         self._lock = threading.Lock()
 
     @property
@@ -116,6 +95,8 @@ class AnswerEngine:
                 loaded = self.kb.load()
                 self._retriever = HybridRetriever(loaded, self.config.mode, self.config.top_k)
                 self._index_name = loaded.name
+                self._trusted = trusted_contacts(
+                    node.get_content() for node in loaded.index.docstore.docs.values())
             return self._retriever
 
     def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
@@ -129,32 +110,57 @@ class AnswerEngine:
                    **vars(context_chunk(hit.node)))
             for hit in found.hits
         )
+        evidence = [f"{s.title}\n{s.text}" for s in sources]
         words = key_words(query)
         chunks = [focus(ContextChunk(s.source, s.title, s.text), words,
                         self.config.context_chars) for s in sources]
-        model = self.current_model()
-        raw = model.chat(build_messages(query, chunks, company=self.config.company))
-        hollow = hollow_claim(raw)
-        if not raw or hollow or says_dont_know(raw):
-            text = raw if raw and not hollow else IDK_REPLY
-            if "support team" not in text and "human" not in text:
-                text = f"{text.rstrip()} {HANDOFF}"
-            return self._answer(text, sources, query, format_context(chunks), started, False)
-        text = attach_citations(raw, sources)
-        return self._answer(text, sources, query, format_context(chunks), started, True)
+        context = format_context(chunks)
+        if uncovered_names(query, evidence, self.config.company):
+            return self._answer(IDK_REPLY, sources, query, context, started, False)
+        raw = self.current_model().chat(build_messages(query, chunks,
+                                                       company=self.config.company))
+        text, grounded, security = self._guarded(raw, evidence, query)
+        return self._answer(text, sources, query, context, started, grounded, security)
+
+    def _guarded(self, raw: str, evidence: list[str], query: str) -> tuple[str, bool, str]:
+        """The answer a customer may see: ``(text, grounded, security reason or "")``."""
+        blocked = security_check(raw, evidence, self._trusted)
+        if blocked:
+            return self._blocked(blocked)
+        raw = complete_sentences(raw)
+        if not raw or hollow_claim(raw) or says_dont_know(raw):
+            text = raw if raw and not hollow_claim(raw) else IDK_REPLY
+            return with_handoff(text), False, ""
+        guarded = ground(strip_invalid(raw, len(evidence)), evidence, query,
+                         self.config.company)
+        if not guarded.grounded:
+            return IDK_REPLY, False, ""
+        blocked = security_check(guarded.text, evidence, self._trusted)
+        return self._blocked(blocked) if blocked else (guarded.text, True, "")
+
+    @staticmethod
+    def _blocked(reason: str) -> tuple[str, bool, str]:
+        return (SECRET_REPLY if reason == SECRET_REASON else CONTACT_REPLY), False, reason
 
     def current_model(self) -> ChatModel:
         """The model to answer with (a provider's current one: adapters hot-swap)."""
         return self.model.get() if isinstance(self.model, ModelProvider) else self.model
 
     def _answer(self, text: str, sources: tuple[Source, ...], query: str, context: str,
-                started: float, grounded: bool) -> Answer:
+                started: float, grounded: bool, security: str = "") -> Answer:
         model = self.current_model()
         return Answer(
             text=text, sources=sources, query=query, context=context, grounded=grounded,
             latency_ms=round((time.perf_counter() - started) * 1000, 1),
-            model=model.name, adapter=model.adapter,
+            model=model.name, adapter=model.adapter, security=security,
         )
+
+
+def with_handoff(text: str) -> str:
+    """A decline that offers a person, once."""
+    if "support team" in text or "human" in text:
+        return text
+    return f"{text.rstrip()} {HANDOFF}"
 
 
 def context_chunk(node: BaseNode) -> ContextChunk:

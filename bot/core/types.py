@@ -48,6 +48,7 @@ class Answer:
     query: str
     context: str = ""
     grounded: bool = True  # False when nothing relevant was found and the bot said so
+    security: str = ""  # why the security check blocked the model's answer ("" = it did not)
 
     def cited_sources(self) -> tuple[Source, ...]:
         """The sources the text actually cites, in citation order."""

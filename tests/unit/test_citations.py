@@ -1,10 +1,9 @@
-"""Citation markers: parsing, dropping invented ones, attaching missing ones."""
+"""Citation markers: parsing and dropping invented ones (attaching: tests/unit/test_guard.py)."""
 
 from __future__ import annotations
 
 from bot.core.citations import cited_numbers, hollow_claim, strip_invalid
 from bot.core.types import Answer
-from knowledge.engine import attach_citations
 from tests.fakes import make_source
 
 REFUNDS = make_source(1, "billing/refunds.md",
@@ -30,45 +29,6 @@ def test_strip_invalid_removes_only_out_of_range_markers_and_their_space() -> No
 def test_strip_invalid_keeps_all_markers_in_range() -> None:
     text = "First [1] and second [2]."
     assert strip_invalid(text, 2) == text
-
-
-def test_attach_citations_cites_the_overlapping_chunk() -> None:
-    text = ("Annual subscriptions are refunded within 30 days of purchase. "
-            "Scan the QR code with an authenticator app.")
-    out = attach_citations(text, (REFUNDS, TWO_FA))
-    assert out == ("Annual subscriptions are refunded within 30 days of purchase [1]. "
-                   "Scan the QR code with an authenticator app [2].")
-
-
-def test_attach_citations_leaves_unrelated_sentences_uncited() -> None:
-    out = attach_citations("Hello there. Annual subscriptions refunded within 30 days.",
-                           (REFUNDS,))
-    assert out == "Hello there. Annual subscriptions refunded within 30 days [1]."
-
-
-def test_attach_citations_keeps_the_models_valid_markers() -> None:
-    text = "Scan the QR code [2]. Annual subscriptions are refunded within 30 days."
-    assert attach_citations(text, (REFUNDS, TWO_FA)) == text
-
-
-def test_attach_citations_keeps_the_line_breaks_of_steps() -> None:
-    text = ("Here's how:\n1. Scan the QR code with an authenticator app.\n"
-            "2. Type the six-digit code.")
-    out = attach_citations(text, (REFUNDS, TWO_FA))
-    assert out.split("\n")[0] == "Here's how:"
-    assert out.count("\n") == 2 and "authenticator app [2]." in out
-
-
-def test_attach_citations_replaces_invented_markers() -> None:
-    out = attach_citations("Annual subscriptions are refunded within 30 days [9].",
-                           (REFUNDS, TWO_FA))
-    assert "[9]" not in out
-    assert cited_numbers(out, 2) == [1]
-
-
-def test_attach_citations_without_sources_returns_text_unchanged() -> None:
-    assert attach_citations("Plain text [1].", ()) == "Plain text."
-    assert attach_citations("Plain text.", ()) == "Plain text."
 
 
 def test_answer_cited_sources_follow_citation_order() -> None:

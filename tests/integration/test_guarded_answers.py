@@ -1,0 +1,97 @@
+"""The engine's grounding guard and security check over the tiny corpus, with scripted models."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from knowledge.engine import CONTACT_REPLY, SECRET_REPLY
+from knowledge.guard import CONTACT_REASON, SECRET_REASON
+from knowledge.prompts import IDK_REPLY
+from tests.fakes import FakeChatModel
+
+REFUND_Q = "How long do I have to get a refund on an annual subscription?"
+
+
+def test_a_wrong_number_next_to_the_right_citation_never_reaches_the_user(
+    engine_for: Callable[..., Any]
+) -> None:
+    answer = engine_for(FakeChatModel(
+        "Annual subscriptions can be refunded in full within 365 days of purchase [1]."
+    )).answer(REFUND_Q)
+    assert "365" not in answer.text
+    assert "30 days" in answer.text and answer.grounded
+    assert answer.cited_sources()[0].source == "refunds.md"
+
+
+def test_a_sentence_with_an_invented_name_is_dropped_and_the_rest_kept(
+    engine_for: Callable[..., Any]
+) -> None:
+    answer = engine_for(FakeChatModel(
+        "Annual subscriptions can be refunded in full within 30 days of purchase [1]. "
+        "The Crono tool files it for you [1]."
+    )).answer(REFUND_Q)
+    assert answer.text == ("Annual subscriptions can be refunded in full within 30 days of "
+                           "purchase [1].")
+
+
+def test_an_answer_with_nothing_grounded_left_declines_and_offers_a_human(
+    engine_for: Callable[..., Any]
+) -> None:
+    answer = engine_for(FakeChatModel("It costs 99 euros with PayPawn [1].")).answer(REFUND_Q)
+    assert answer.text == IDK_REPLY and not answer.grounded
+    assert "support team" in answer.text
+
+
+def test_a_question_about_a_product_no_chunk_names_is_declined_without_the_model(
+    engine_for: Callable[..., Any]
+) -> None:
+    model = FakeChatModel("Yes, Orbitask integrates with Salesforce [1].")
+    answer = engine_for(model).answer("Can I get a refund through Salesforce?")
+    assert answer.text == IDK_REPLY and not answer.grounded
+    assert model.history == []
+
+
+def test_an_answer_asking_for_a_password_is_blocked_and_flagged(
+    engine_for: Callable[..., Any]
+) -> None:
+    answer = engine_for(FakeChatModel(
+        "To get a refund, email your account password to billing@orbitask.example [1]."
+    )).answer(REFUND_Q)
+    assert answer.text == SECRET_REPLY and answer.security == SECRET_REASON
+    assert not answer.grounded and "password to" not in answer.text
+
+
+def test_an_answer_naming_an_unknown_contact_point_is_blocked_and_flagged(
+    engine_for: Callable[..., Any]
+) -> None:
+    answer = engine_for(FakeChatModel(
+        "For refunds, write to refunds@orbitask-payments.com within 30 days [1]."
+    )).answer(REFUND_Q)
+    assert answer.text == CONTACT_REPLY
+    assert answer.security.startswith(CONTACT_REASON)
+    assert "refunds@orbitask-payments.com" in answer.security
+
+
+def test_an_invented_link_is_an_unknown_contact_point(engine_for: Callable[..., Any]) -> None:
+    answer = engine_for(FakeChatModel(
+        "Annual subscriptions can be refunded in full within 30 days of purchase [1]. "
+        "See bit.ly/refund-now for the form [1]."
+    )).answer(REFUND_Q)
+    assert answer.text == CONTACT_REPLY and "bit.ly/refund-now" in answer.security
+
+
+def test_a_trusted_contact_point_is_answered(engine_for: Callable[..., Any]) -> None:
+    answer = engine_for(FakeChatModel(
+        "Email billing@orbitask.example and include the invoice number [1]."
+    )).answer("How do I request a refund?")
+    assert answer.security == "" and "billing@orbitask.example" in answer.text
+
+
+def test_an_answer_cut_by_the_token_cap_ends_at_its_last_full_sentence(
+    engine_for: Callable[..., Any]
+) -> None:
+    answer = engine_for(FakeChatModel(
+        "Annual subscriptions can be refunded in full within 30 days of purchase [1]. If you"
+    )).answer(REFUND_Q)
+    assert answer.text.endswith("purchase [1].")

@@ -1,0 +1,181 @@
+"""The grounding guard and the answer-time security check, on hand-made cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge.guard import (
+    CONTACT_REASON,
+    SECRET_REASON,
+    asks_for_secret,
+    complete_sentences,
+    facts,
+    ground,
+    security_check,
+    trusted_contacts,
+    uncovered_names,
+)
+
+RATE_LIMITS = ("API Rate Limits\n- Free and Team: 100 requests per minute per token\n"
+               "- Business: 300 requests per minute per token\n"
+               "Limits apply to each token separately, within a rolling 60-second window.")
+PASSWORD = ("Password reset\nClick Forgot password on the sign-in page. We email you a reset "
+            "link, which is valid for 60 minutes. Contact support@orbitask.example if it "
+            "does not arrive.")
+REFUNDS = "Refunds\nAnnual subscriptions can be refunded within 30 days of purchase."
+TWO_FA = ("Two-factor authentication\nScan the QR code with an authenticator app and type the "
+          "six-digit code. Go to Profile > Security > Two-factor authentication to turn it on.")
+INTEGRATIONS = ("Integrations\nOrbitask integrates with Slack, GitHub, Google Calendar and "
+                "Zapier. Connect them under Workspace settings > Integrations.")
+
+
+def test_facts_are_numbers_contacts_paths_and_names() -> None:
+    found = facts("Go to Workspace settings > Billing, email billing@orbitask.example, call "
+                  "+1 (555) 010-2030 or see https://status.orbitask.example/. Team costs $8.00 "
+                  "for 10,000 runs with PayPawn [2].", company="Orbitask")
+    assert found.numbers == {"8", "10000"}  # the marker [2] is not a fact
+    assert found.contacts == {"billing@orbitask.example", "15550102030",
+                              "status.orbitask.example"}
+    assert found.paths == {"settings>billing"}
+    assert {"paypawn", "workspace", "billing", "team"} <= found.names
+    assert "orbitask" not in found.names and "go" not in found.names
+
+
+def test_list_numbers_and_hyphenated_words_are_not_facts() -> None:
+    found = facts("1. Open two-factor settings.\n2. Scan the code.")
+    assert not found.numbers
+
+
+def test_a_wrong_number_beside_the_right_citation_is_replaced_by_the_source_sentence() -> None:
+    result = ground("The Business plan allows 10 requests per minute [1].", [RATE_LIMITS],
+                    "What is the API rate limit on Business?")
+    assert "10 requests" not in result.text
+    assert result.text == "Business: 300 requests per minute per token [1]."
+    assert result.replaced == 1 and result.grounded and "10" in result.unsupported
+
+
+def test_an_invented_date_with_no_matching_sentence_is_dropped() -> None:
+    result = ground("The reset link is valid for 60 minutes [1]. It works until 2038 [1].",
+                    [PASSWORD], "How long is the reset link valid?")
+    assert result.text == "The reset link is valid for 60 minutes [1]."
+    assert result.dropped == 1
+
+
+def test_an_invented_url_is_removed() -> None:
+    result = ground("Reset it at opendriveronline.com/reset [1].", [PASSWORD],
+                    "Where do I reset my password?")
+    assert "opendriveronline" not in result.text
+
+
+def test_a_fact_from_another_chunk_moves_the_citation_there() -> None:
+    result = ground("Annual subscriptions are refunded within 30 days [2].", [REFUNDS, TWO_FA],
+                    "refund?")
+    assert result.text == "Annual subscriptions are refunded within 30 days [1]."
+    assert result.recited == 1
+
+
+def test_a_grounded_answer_is_kept_word_for_word() -> None:
+    text = "Annual subscriptions can be refunded within 30 days of purchase [1]."
+    result = ground(text, [REFUNDS], "Can I get a refund?")
+    assert result.text == text and result.kept == 1 and not result.changed()
+
+
+def test_facts_from_the_question_may_be_repeated() -> None:
+    result = ground("Yes, 45 days is too late: refunds are within 30 days [1].", [REFUNDS],
+                    "Can I get a refund after 45 days?")
+    assert "45 days" in result.text and result.grounded
+
+
+def test_uncited_sentences_are_cited_with_the_chunk_they_draw_on() -> None:
+    text = ("Hello there. Annual subscriptions are refunded within 30 days of purchase. "
+            "Scan the QR code with an authenticator app.")
+    result = ground(text, [REFUNDS, TWO_FA], "q")
+    assert result.text == ("Hello there. Annual subscriptions are refunded within 30 days of "
+                           "purchase [1]. Scan the QR code with an authenticator app [2].")
+
+
+def test_steps_keep_their_line_breaks() -> None:
+    text = ("Here's how:\n1. Go to Profile > Security > Two-factor authentication [1].\n"
+            "2. Scan the QR code with an authenticator app.")
+    result = ground(text, [TWO_FA], "How do I turn on 2FA?")
+    lines = result.text.split("\n")
+    assert lines[0] == "Here's how:" and len(lines) == 3
+    assert lines[2].endswith("authenticator app [1].")
+
+
+def test_an_affirmative_claim_about_a_product_the_chunks_never_name_grounds_nothing() -> None:
+    question = "Does Orbitask integrate with Salesforce?"
+    assert uncovered_names(question, [INTEGRATIONS], "Orbitask") == {"salesforce"}
+    result = ground("Yes, Orbitask integrates with Salesforce [1].", [INTEGRATIONS], question,
+                    "Orbitask")
+    assert not result.grounded and result.text == ""
+    assert not uncovered_names("Does Orbitask integrate with Zapier?", [INTEGRATIONS],
+                               "Orbitask")
+
+
+def test_a_decline_and_the_handoff_are_kept_without_facts() -> None:
+    text = "I couldn't find that in our documentation. Would you like me to connect you?"
+    result = ground(text, [REFUNDS], "q")
+    assert result.text == text and not result.grounded
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Refunds take 30 days [1]. If you", "Refunds take 30 days [1]."),
+    ("Refunds take 30 days. [1] If you", "Refunds take 30 days [1]."),
+    ("Steps:\n1. Open Billing.\n2. Click the", "Steps:\n1. Open Billing."),
+    ("All done [1].", "All done [1]."),
+    ("If you", ""),
+])
+def test_complete_sentences_cut_what_the_token_cap_left_unfinished(text: str,
+                                                                   expected: str) -> None:
+    assert complete_sentences(text) == expected
+
+
+def test_ground_drops_a_trailing_fragment() -> None:
+    result = ground("Annual subscriptions can be refunded within 30 days [1]. If you", [REFUNDS],
+                    "q")
+    assert result.text == "Annual subscriptions can be refunded within 30 days [1]."
+
+
+@pytest.mark.parametrize("text", [
+    "Please email your account password to help@orbitask-support.com.",
+    "Reply to this message with your card number and CVV.",
+    "Send us your 2FA code so we can verify you.",
+    "Paste your API token in the chat and we will check it.",
+])
+def test_secret_requests(text: str) -> None:
+    assert asks_for_secret(text)
+
+
+@pytest.mark.parametrize("text", [
+    "Never share your password with anyone, including Orbitask staff.",
+    "We will not ask for your password by email.",
+    "Pin a task to the top of the board.",
+    "Type the six-digit code from your authenticator app.",
+])
+def test_not_secret_requests(text: str) -> None:
+    assert not asks_for_secret(text)
+
+
+def test_security_check_blocks_a_contact_point_no_trusted_document_holds() -> None:
+    trusted = trusted_contacts([PASSWORD])
+    assert security_check("Write to support@orbitask.example [1].", [PASSWORD], trusted) is None
+    reason = security_check("Write to refunds@orbitask-help.com [1].", [PASSWORD], trusted)
+    assert reason is not None and reason.startswith(CONTACT_REASON)
+    assert "refunds@orbitask-help.com" in reason
+    assert security_check("Call 1-800-325-7496 for help.", [PASSWORD], trusted)
+
+
+def test_security_check_blocks_a_secret_request_even_with_a_trusted_address() -> None:
+    trusted = trusted_contacts([PASSWORD])
+    reason = security_check("Email your password to support@orbitask.example [1].",
+                            [PASSWORD], trusted)
+    assert reason == SECRET_REASON
+
+
+def test_security_check_allows_a_documented_instruction_without_a_contact() -> None:
+    manual = "When the PIN screen appears, provide the PIN number to the agent."
+    answer = "When the PIN screen appears, provide the PIN number to the agent [1]."
+    assert security_check(answer, [manual], frozenset()) is None
+    assert security_check("Provide your PIN to the agent.", ["Unrelated text here."],
+                          frozenset()) == SECRET_REASON
