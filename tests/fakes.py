@@ -42,8 +42,9 @@ def make_source(n: int = 1, source: str = "doc.md", text: str = "Some text.") ->
 class FakeEngine:
     """``AnswerPort`` returning canned answers; records (question, history) of each call."""
 
-    def __init__(self, text: str = "Canned answer [1].", error: Exception | None = None) -> None:
-        self.text, self.error = text, error
+    def __init__(self, text: str = "Canned answer [1].", error: Exception | None = None,
+                 security: str = "") -> None:
+        self.text, self.error, self.security = text, error, security
         self.calls: list[tuple[str, tuple[Turn, ...]]] = []
 
     def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
@@ -52,7 +53,7 @@ class FakeEngine:
             raise self.error
         return Answer(text=f"{self.text} ({len(self.calls)})", sources=(make_source(),),
                       latency_ms=1.0, model="fake-model", adapter=None, query=question,
-                      context="[1] Title 1 (doc.md)\nSome text.")
+                      context="[1] Title 1 (doc.md)\nSome text.", security=self.security)
 
 
 class WrappedEmbedding(BaseEmbedding):

@@ -39,6 +39,9 @@ class StorePort(Protocol):
 
     def record_admin_action(self, platform: str, user: str, action: str, allowed: bool) -> None: ...
 
+    def add_security_event(self, answer: Answer, platform: str, user: str,
+                           message_id: int | None = None) -> None: ...
+
 
 class KnowledgeAdminPort(Protocol):
     """What admins can do to the knowledge base from a chat platform."""

@@ -67,6 +67,10 @@ class Router:
             log.warning("could not answer: %s", exc)
             return Reply(f"Sorry, I can't answer right now: {exc}", thread=ticket.message.thread)
         answer_id = self.store.add_answer(ticket.conversation_id, ticket.question_id, answer)
+        if answer.security:
+            log.warning("blocked an answer: %s", answer.security)
+            self.store.add_security_event(answer, ticket.message.platform, ticket.message.user,
+                                          answer_id)
         return Reply(answer.text, answer.sources, answer_id, ticket.message.thread)
 
     def handle_message(self, msg: IncomingMessage) -> Reply:

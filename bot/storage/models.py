@@ -131,3 +131,20 @@ class TrainingRun(Base):
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     gate: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class SecurityEvent(Base):
+    """An answer the security check blocked: the customer got the safe reply instead."""
+
+    __tablename__ = "security_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # "answer_blocked"
+    reason: Mapped[str] = mapped_column(Text)  # e.g. "asks the user to send a secret"
+    platform: Mapped[str] = mapped_column(String(32))
+    user: Mapped[str] = mapped_column(String(128))
+    question: Mapped[str] = mapped_column(Text)
+    sources: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -28,6 +28,7 @@ from bot.storage.models import (
     Feedback,
     Message,
     RefreshRun,
+    SecurityEvent,
     utcnow,
 )
 
@@ -254,6 +255,22 @@ class Store:
     def admin_actions(self) -> list[AdminAction]:
         with self.session() as s:
             return list(s.scalars(select(AdminAction).order_by(AdminAction.id)))
+
+    # security events -------------------------------------------------------------------
+    def add_security_event(self, answer: Answer, platform: str, user: str,
+                           message_id: int | None = None) -> None:
+        """Record an answer the security check blocked (``answer.security`` says why)."""
+        with self.session() as s:
+            s.add(SecurityEvent(
+                kind="answer_blocked", reason=answer.security, platform=platform, user=user,
+                question=answer.query, sources=[src.as_dict() for src in answer.sources],
+                message_id=message_id))
+
+    def security_events(self, limit: int = 100) -> list[SecurityEvent]:
+        """The latest security events, newest first."""
+        with self.session() as s:
+            return list(s.scalars(
+                select(SecurityEvent).order_by(SecurityEvent.id.desc()).limit(limit)))
 
     # refresh runs ----------------------------------------------------------------------
     def start_refresh(self, kind: str, requested_by: str = "cli") -> int:

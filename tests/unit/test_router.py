@@ -115,3 +115,19 @@ def test_reactions_that_are_not_feedback_are_ignored(store: Store) -> None:
     assert not router.handle_reaction(ReactionEvent("slack", "U2", "+1", "unknown-ts"))
     assert not router.handle_reaction(ReactionEvent("discord", "U2", "+1", "ts-1"))
     assert store.list_feedback() == []
+
+
+def test_a_blocked_answer_is_recorded_as_a_security_event(store: Store) -> None:
+    engine = FakeEngine(text="Safe reply.", security="asks the user to send a secret")
+    reply = Router(store, engine).handle_message(msg("How do I get a refund?", user="U9"))
+    events = store.security_events()
+    assert len(events) == 1
+    event = events[0]
+    assert event.reason == "asks the user to send a secret" and event.user == "U9"
+    assert event.question == "How do I get a refund?" and event.message_id == reply.message_id
+    assert event.sources and event.sources[0]["source"] == "doc.md"
+
+
+def test_an_ordinary_answer_records_no_security_event(store: Store) -> None:
+    Router(store, FakeEngine()).handle_message(msg("How do refunds work?"))
+    assert store.security_events() == []
