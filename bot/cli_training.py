@@ -48,10 +48,10 @@ def train(
     as_json: JsonOpt = False,
 ) -> None:
     """Train a LoRA adapter, gate it against the serving one, promote it if not worse."""
+    _check_inputs(data or [], eval_file, max_steps, data_limit)  # before torch and rouge load
     from training.evaluate import load_qa
     from training.pipeline import TrainRequest, summary
 
-    _check_inputs(data or [], eval_file, max_steps, data_limit)
     rt = get_runtime(ctx)
     request = TrainRequest(
         data=list(data or []), data_limit=data_limit, use_seed=not no_seed,
@@ -130,7 +130,7 @@ def export(ctx: typer.Context, out: Annotated[Path, typer.Option(
 
     rt = get_runtime(ctx)
     examples = feedback_examples(rt.store)
-    retrieve = rt.retrieve_chunks if rt.kb.current_name() else None
+    retrieve = rt.retrieve_chunks if rt.index_folder.current_name() else None
     records = to_chat_records(examples, retrieve, company=rt.settings.company_name)
     count = export_jsonl(records, out)
     summary = {"examples": count, "path": str(out), "data_hash": data_hash(records),
