@@ -14,9 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, delete, event, make_url, select
+from sqlalchemy import Engine, create_engine, delete, event, make_url, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,8 +29,7 @@ from bot.storage.models import (
     SecurityEvent,
     utcnow,
 )
-
-MIGRATIONS = Path(__file__).parent / "migrations"
+from bot.storage.revisions import MIGRATIONS, head_revision
 
 
 @dataclass(frozen=True)
@@ -104,11 +101,28 @@ class Store:
 
     def migrate(self) -> None:
         """Apply every Alembic migration not yet applied (append-only history)."""
+        if self._at_head():
+            return
+        from alembic import command
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+    def _at_head(self) -> bool:
+        """Whether the database is already at the newest migration (then Alembic is not needed)."""
+        head = head_revision()
+        if head is None:
+            return False
+        try:
+            with self.engine.connect() as connection:
+                current = connection.execute(text("SELECT version_num FROM alembic_version"))
+                return list(current.scalars()) == [head]
+        except SQLAlchemyError:  # no version table yet: a new database
+            return False
 
     @contextmanager
     def session(self) -> Iterator[Session]:

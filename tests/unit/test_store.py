@@ -16,6 +16,7 @@ from bot.core.types import Answer
 from bot.errors import StorageError
 from bot.storage import Store
 from bot.storage.models import Base
+from bot.storage.revisions import head_revision as read_head
 from bot.storage.store import MIGRATIONS
 from tests.fakes import make_source
 
@@ -50,6 +51,30 @@ def test_empty_database_gets_every_table_at_head(tmp_path: Path) -> None:
         columns = {c["name"] for c in inspect(store.engine).get_columns("messages")}
         assert {"event_id", "platform_ref", "reply_to_id", "query", "sources",
                 "context", "latency_ms"} <= columns
+    finally:
+        store.close()
+
+
+def test_head_read_from_the_files_is_alembics_head() -> None:
+    assert read_head() == head_revision()
+
+
+def test_database_behind_the_head_is_upgraded(tmp_path: Path) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:  # a database left at the first migration
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001_initial")
+    engine.dispose()
+    store = Store(url)
+    try:
+        assert version(store) == [head_revision()]
+        assert set(Base.metadata.tables) <= set(inspect(store.engine).get_table_names())
     finally:
         store.close()
 
