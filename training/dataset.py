@@ -21,6 +21,7 @@ from typing import Any
 
 from bot.core.citations import CITATION
 from bot.errors import InputError
+from knowledge.guard import ground
 from knowledge.prompts import (
     IDK_REPLY,
     ContextChunk,
@@ -301,6 +302,19 @@ def _context_for(ex: Example, retrieve: Callable[[str], list[ContextChunk]] | No
     return [_oracle_chunk(ex, [])], _cite(ex.answer, 1) if cite else ex.answer
 
 
+def grounded_target(answer: str, shown: Sequence[ContextChunk], ex: Example,
+                    company: str) -> str | None:
+    """The answer to train on, every fact of it in the context the model is shown: the
+    grounding guard serving uses (``knowledge.guard``) re-cites, replaces with the source
+    sentence, or drops what the context does not hold; ``None`` (leave the example out) when
+    nothing grounded is left. A target stating what its context lacks teaches invention.
+    Declines, answers to avoid and examples without context are trained as written."""
+    if not shown or not ex.label or _declines(ex) or answer == IDK_REPLY:
+        return answer
+    result = ground(answer, [f"{c.title}\n{c.text}" for c in shown], ex.question, company)
+    return result.text if result.grounded else None
+
+
 def _declines(ex: Example) -> bool:
     return ex.label and (ex.kind == "idk" or not ex.answerable)
 
@@ -364,9 +378,12 @@ def to_chat_records(examples: Sequence[Example],
         # it, or the adapter learns to write what it cannot see); all the same size, so the
         # oracle cannot be told apart by its length.
         limit = max(CHUNK_CHARS, len(ex.answer) + 150)
-        messages = build_messages(ex.question, [focus(c, words, limit) for c in chunks],
-                                  company=company)
-        messages.append({"role": "assistant", "content": answer})
+        shown = [focus(c, words, limit) for c in chunks]
+        target = grounded_target(answer, shown, ex, company)
+        if target is None:
+            continue
+        messages = build_messages(ex.question, shown, company=company)
+        messages.append({"role": "assistant", "content": target})
         records.append({"messages": messages, "kind": ex.kind, "label": ex.label})
         bare = _no_documents(ex, no_docs_share, seed, company)
         if bare is not None:

@@ -462,3 +462,14 @@ def test_export_and_hash(tmp_path: Path) -> None:
     digest = data_hash(records)
     assert re.fullmatch(r"[0-9a-f]{16}", digest)
     assert data_hash([{**records[0], "label": False}]) != digest
+
+
+def test_a_target_stating_what_its_context_lacks_is_grounded_or_left_out() -> None:
+    chunk = ContextChunk("billing/refunds.md", "Refunds", "Refunds take 14 days to arrive.")
+    wrong = Example("How long do refunds take?", "Refunds take 30 days to arrive.",
+                    context=chunk.text, source=chunk.source, kind="cited")
+    invented = Example("Who handles refunds?", "Call Crono at 555 0100 200.",
+                       context=chunk.text, source=chunk.source, kind="cited")
+    records = to_chat_records([wrong, invented], None, decline_share=0.0, no_docs_share=0.0)
+    assert len(records) == 1  # nothing of the invented answer is in its context
+    assert records[0]["messages"][2]["content"] == "Refunds take 14 days to arrive [1]."

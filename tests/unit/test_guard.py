@@ -179,3 +179,9 @@ def test_security_check_allows_a_documented_instruction_without_a_contact() -> N
     assert security_check(answer, [manual], frozenset()) is None
     assert security_check("Provide your PIN to the agent.", ["Unrelated text here."],
                           frozenset()) == SECRET_REASON
+
+
+def test_an_answer_that_cites_keeps_its_plain_sentences_uncited() -> None:
+    text = ("Scan the QR code with an authenticator app [2]. "
+            "Annual subscriptions are refunded within days of purchase.")
+    assert ground(text, [REFUNDS, TWO_FA], "q").text == text
