@@ -24,12 +24,14 @@ SAMPLE_QA = Path(__file__).parent / "sample" / "qa.jsonl"  # questions about SAM
 
 
 def _extractors() -> dict[str, BaseReader]:
-    from llama_index.readers.file import DocxReader, FlatReader, HTMLTagReader, PDFReader
+    from llama_index.readers.file import DocxReader, FlatReader, HTMLTagReader
+
+    from knowledge.pdf import ParagraphPDFReader
 
     flat, html = FlatReader(), HTMLTagReader(tag="body", ignore_no_id=False)
     return {
         ".md": flat, ".markdown": flat, ".txt": flat,
-        ".html": html, ".htm": html, ".pdf": PDFReader(), ".docx": DocxReader(),
+        ".html": html, ".htm": html, ".pdf": ParagraphPDFReader(), ".docx": DocxReader(),
     }
 
 
