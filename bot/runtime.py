@@ -70,10 +70,12 @@ class Runtime:
     @cached_property
     def kb(self) -> KnowledgeBase:
         from knowledge.index import IndexConfig, KnowledgeBase
+        from knowledge.quarantine import Quarantine
 
         s = self.settings
         config = IndexConfig(s.embed_model or DEFAULT_NAME, s.chunk_size, s.chunk_overlap)
-        return KnowledgeBase(s.index_dir, self.embed_model, config, token_counter(self.embed_model))
+        return KnowledgeBase(s.index_dir, self.embed_model, config, token_counter(self.embed_model),
+                             quarantine=Quarantine(self.embed_model))
 
     def model_spec(self) -> ModelSpec:
         s = self.settings
@@ -296,10 +298,12 @@ class KnowledgeAdmin:
     def refresh(self, requested_by: str) -> str:
         stats = self.runtime.refresh(kind="refresh", requested_by=requested_by)
         skipped = f", skipped {len(stats.skipped)} unreadable" if stats.skipped else ""
+        kept_out = (f", quarantined {len(stats.quarantined)} passage(s) written to the assistant"
+                    if stats.quarantined else "")
         return (
             f"Knowledge refreshed: {stats.documents} documents, {stats.chunks} chunks — added "
             f"{stats.added}, changed {stats.changed}, deleted {stats.deleted}, unchanged "
-            f"{stats.unchanged}{skipped} ({stats.seconds:.1f}s)."
+            f"{stats.unchanged}{skipped}{kept_out} ({stats.seconds:.1f}s)."
         )
 
     def status_text(self) -> str:
@@ -309,8 +313,11 @@ class KnowledgeAdmin:
         runs = self.runtime.store.refresh_runs(limit=1)
         last = f" Last run: {runs[0].kind} {runs[0].status}." if runs else ""
         busy = " A refresh is running now." if self.is_refreshing() else ""
+        held = manifest.get("quarantined", 0)
+        kept_out = (f" {held} passage(s) quarantined as instructions to the assistant (an admin "
+                    "can review them with `supportbot quarantine list`)." if held else "")
         return (f"Knowledge base: {manifest['documents']} documents, {manifest['chunks']} "
-                f"chunks from {len(manifest['sources'])} source(s).{last}{busy}")
+                f"chunks from {len(manifest['sources'])} source(s).{last}{busy}{kept_out}")
 
     def is_refreshing(self) -> bool:
         return self.runtime.kb.is_refreshing()

@@ -54,6 +54,7 @@ from llama_index.vector_stores.faiss import FaissMapVectorStore
 from bot.errors import IndexMissingError, SourceError
 from knowledge.folder import MANIFEST, IndexFolder
 from knowledge.ingest import discover, load_documents
+from knowledge.quarantine import Quarantine, screen
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +90,13 @@ class RefreshStats:
     unchanged: int
     seconds: float
     skipped: tuple[tuple[str, str], ...] = ()
+    quarantined: tuple[str, ...] = ()  # the file of each passage kept out (knowledge/quarantine)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["skipped"] = [{"file": f, "reason": r} for f, r in self.skipped]
+        data["quarantined"] = len(self.quarantined)
+        data["quarantined_files"] = sorted(set(self.quarantined))
         return data
 
 
@@ -198,11 +202,13 @@ class KnowledgeBase(IndexFolder):
     build's name, its manifest and the refresh lock come from ``IndexFolder``."""
 
     def __init__(self, root: Path, embed_model: BaseEmbedding, config: IndexConfig,
-                 tokenizer: Callable[[str], list[Any]] | None = None) -> None:
+                 tokenizer: Callable[[str], list[Any]] | None = None,
+                 quarantine: Quarantine | None = None) -> None:
         super().__init__(root)
         self.embed_model = embed_model
         self.config = config
         self.tokenizer = tokenizer
+        self.quarantine = quarantine  # None: index documents as they are read
 
     # reading -------------------------------------------------------------------------------
     def load(self) -> LoadedIndex:
@@ -245,22 +251,30 @@ class KnowledgeBase(IndexFolder):
                 log.warning("skipped %s: %s", file, reason)
         if not loaded.documents:
             raise SourceError("None of the source files could be read — see the warnings above.")
+        live = self.builds / current if (current := self.current_name()) else None
+        screened = screen(self.quarantine, loaded.documents, self.root, live)
+        if not screened.documents:
+            raise SourceError(f"Every document was quarantined as instructions to the assistant "
+                              f"({screened.files()}) — nothing is left to index; check them.")
         name = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         partial = self.builds / f"{name}.partial"
         reuse = previous is not None and (previous.get("fingerprint"), previous.get("format")) == (
             self.config.fingerprint(), STORE_FORMAT)
-        counts = self._build(partial, loaded.documents, previous if reuse else None, show_progress)
+        counts = self._build(partial, screened.documents, previous if reuse else None,
+                             show_progress)
         manifest = {
             "sources": [str(p) for p in paths], "fingerprint": self.config.fingerprint(),
             "config": asdict(self.config), "format": STORE_FORMAT,
-            "documents": len(loaded.documents),
+            "documents": len(screened.documents), "quarantined": len(screened.quarantined),
             "chunks": counts["chunks"], "built_at": time.time(),
         }
         (partial / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        screened.save(partial)
         partial.rename(self.builds / name)
         self._swap(name)
-        return RefreshStats(documents=len(loaded.documents), skipped=tuple(loaded.skipped),
-                            seconds=round(time.perf_counter() - started, 3), **counts)
+        return RefreshStats(documents=len(screened.documents), skipped=tuple(loaded.skipped),
+                            seconds=round(time.perf_counter() - started, 3),
+                            quarantined=tuple(p.source for p in screened.quarantined), **counts)
 
     def _previous_sources(self, previous: dict[str, Any] | None) -> list[Path]:
         if previous is None or not previous.get("sources"):
