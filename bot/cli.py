@@ -41,13 +41,17 @@ def _build(ctx: typer.Context, paths: list[Path] | None, kind: str, as_json: boo
         err.print(f"[dim]{'Indexing' if kind == 'ingest' else 'Refreshing'} knowledge…[/dim]")
     stats = runtime.refresh(paths, kind=kind, show_progress=not as_json, on_skip=_warn_skip)
     data = stats.as_dict()
+    if data["quarantined"]:
+        _say(f"warning: quarantined {data['quarantined']} passage(s) written to the assistant in "
+             f"{', '.join(data['quarantined_files'])} — review: supportbot quarantine list")
     if as_json:
         emit(data)
         return
     typer.echo(
         f"{data['documents']} documents, {data['chunks']} chunks "
         f"(added {data['added']}, changed {data['changed']}, deleted {data['deleted']}, "
-        f"unchanged {data['unchanged']}) in {data['seconds']:.1f}s"
+        f"unchanged {data['unchanged']}) in {data['seconds']:.1f}s; "
+        f"{data['quarantined']} passage(s) quarantined"
     )
 
 
@@ -168,7 +172,7 @@ def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     spec = runtime.model_spec()
     data = {
         "documents": manifest.get("documents", 0), "chunks": manifest.get("chunks", 0),
-        "sources": manifest.get("sources", []),
+        "sources": manifest.get("sources", []), "quarantined": manifest.get("quarantined", 0),
         "model": spec.model or f"{spec.backend}:embedded SmolLM2-135M-Instruct",
         "adapter": spec.adapter or runtime.registry.active(), "database": runtime.store.safe_url,
     }
@@ -177,13 +181,15 @@ def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         return
     for key, value in data.items():
         shown = ", ".join(value) if isinstance(value, list) else value
-        typer.echo(f"{key:>10}: {shown if shown not in (None, '') else '-'}")
+        typer.echo(f"{key:>11}: {shown if shown not in (None, '') else '-'}")
 
 
 def _register_training() -> None:
+    from bot.cli_quarantine import register as register_quarantine
     from bot.cli_training import register
 
     register(app, feedback_app)
+    register_quarantine(app)
 
 
 _register_training()

@@ -24,7 +24,7 @@ from tests.helpers import run_bot
 INGEST_KEYS = {"documents", "chunks", "added", "changed", "deleted", "unchanged", "seconds"}
 ASK_KEYS = {"answer", "sources", "latency_ms", "load_ms", "model", "adapter"}
 SOURCE_KEYS = {"id", "source", "title", "score", "text"}
-STATUS_KEYS = {"documents", "chunks", "sources", "model", "adapter", "database"}
+STATUS_KEYS = {"documents", "chunks", "sources", "quarantined", "model", "adapter", "database"}
 
 
 def run_main(*args: str) -> tuple[int, str, str]:
