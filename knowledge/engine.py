@@ -178,7 +178,7 @@ def _title(metadata: dict[str, object]) -> str:
 def answer_directly(model: ChatModel, question: str, company: str = "Orbitask") -> Answer:
     """The model alone, without retrieval (the "no RAG" arm of ``supportbot eval``)."""
     started = time.perf_counter()
-    text = model.chat(build_messages(question, [], company=company))
+    text = complete_sentences(model.chat(build_messages(question, [], company=company)))
     return Answer(text=text, sources=(), query=question, context="",
                   grounded=not says_dont_know(text), model=model.name, adapter=model.adapter,
                   latency_ms=round((time.perf_counter() - started) * 1000, 1))

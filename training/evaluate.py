@@ -14,18 +14,17 @@ import string
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from statistics import fmean
 from typing import Any
-
-from rouge_score import rouge_scorer
 
 from bot.core.citations import CITATION
 from bot.core.types import Answer
 from bot.errors import InputError
 from knowledge.prompts import says_dont_know
+from training.trust import trust_scores
 
-_ROUGE = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _MARKER = re.compile(r"\s*\[\d{1,2}\]")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -59,10 +58,11 @@ class QAItem:
     answer: str  # reference answer
     source: str | None = None  # reference source path (as cited by the bot), if known
     answerable: bool = True
+    facts: tuple[str, ...] = ()  # what a right answer must state ("$8", "14 days", "yes")
 
 
 def load_qa(path: Path) -> list[QAItem]:
-    """QA items from JSONL lines ``{question, answer[, source][, answerable]}``.
+    """QA items from JSONL lines ``{question, answer[, source][, answerable][, facts]}``.
 
     Blank lines are skipped. A line that is not such an object raises ``InputError`` naming
     ``file:line``; an unreadable file or one without items raises ``InputError`` too.
@@ -95,7 +95,10 @@ def _parse_line(line: str, where: str) -> QAItem:
         raise InputError(f"{where}: 'source' must be a string or null")
     if not isinstance(answerable, bool):
         raise InputError(f"{where}: 'answerable' must be true or false")
-    return QAItem(row["question"], row["answer"], source or None, answerable)
+    facts = row.get("facts") or []
+    if not isinstance(facts, list) or not all(isinstance(f, str) and f.strip() for f in facts):
+        raise InputError(f"{where}: 'facts' must be a list of non-empty strings")
+    return QAItem(row["question"], row["answer"], source or None, answerable, tuple(facts))
 
 
 def split_heldout(
@@ -123,7 +126,15 @@ def rouge_l_f1(prediction: str, reference: str) -> float:
 
     Tokens are lowercased alphanumeric runs, Porter-stemmed. Either side empty gives 0.0.
     """
-    return float(_ROUGE.score(reference, prediction)["rougeL"].fmeasure)
+    return float(_rouge().score(reference, prediction)["rougeL"].fmeasure)
+
+
+@lru_cache(maxsize=1)
+def _rouge() -> Any:
+    """The scorer, built on first use: rouge-score imports nltk and scipy (~2 s)."""
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
 
 
 def _squad_tokens(text: str) -> list[str]:
@@ -278,6 +289,13 @@ class Scores:
     latency_p95_ms: float
     # how many answers each rate was computed over (the gate's noise allowance)
     counts: dict[str, int] = field(default_factory=dict)
+    # can a customer act on it (training.trust): answers stating a number, URL or e-mail no
+    # retrieved chunk holds; key facts present (answerable items with facts); answerable
+    # items declined; answers ending mid-sentence
+    invented: int | None = None
+    key_facts: float | None = None
+    answerable_declined: float | None = None
+    mid_sentence: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
@@ -340,6 +358,7 @@ def aggregate(items: Sequence[QAItem], answers: Sequence[Answer]) -> Scores:
         counts={"citation_accuracy": sum(c is not None for c in cited),
                 "citation_precision": sum(p is not None for p in precise),
                 "idk_precision": len(on_unanswerable), "idk_recall": len(recalled)},
+        **trust_scores(items, answers),
     )
 
 

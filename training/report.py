@@ -33,6 +33,12 @@ DEFINITIONS = {
     "idk_recall": "Of unanswerable questions, the share answered \"I don't know\".",
     "tone": "0–1 rubric: concise, no loops, warm or direct, cites or declines, no prompt "
             "leakage (training/evaluate.py: tone_score).",
+    "invented": "Answers to answerable questions stating a number, URL or e-mail address that "
+                "no retrieved chunk and not the question holds (target 0).",
+    "key_facts": "Share of answerable questions with key facts (the QA file's `facts`) whose "
+                 "answer states all of them.",
+    "answerable_declined": "Share of answerable questions declined (or blocked).",
+    "mid_sentence": "Answers that end in the middle of a sentence (target 0).",
     "latency_p50_ms": "Median answer latency, end to end.",
     "latency_p95_ms": "95th percentile answer latency.",
 }
