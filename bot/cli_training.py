@@ -148,16 +148,25 @@ def eval_(
     adapter: Annotated[str | None, typer.Option(
         help="Version or adapter folder (default: the serving one).")] = None,
     limit: Annotated[int | None, typer.Option(help="First N questions only.")] = None,
+    configs: Annotated[str, typer.Option(
+        help="Comma-separated configurations to run.")] = "base,base+rag,tuned,tuned+rag",
     as_json: JsonOpt = False,
 ) -> None:
     """Compare base, base+rag, tuned and tuned+rag on QA_FILE; write a report and chart."""
     from training.evaluate import load_qa
-    from training.report import CONFIGS, run_configs, write_report
+    from training.report import CONFIGS
+
+    chosen = [c.strip() for c in configs.split(",") if c.strip()]
+    unknown = sorted(set(chosen) - set(CONFIGS))
+    if unknown or not chosen:
+        raise InputError(f"--configs {configs!r}: use a comma-separated list of "
+                         f"{', '.join(CONFIGS)}.")
+    from training.report import run_configs, write_report
 
     items = load_qa(qa_file)[:limit] if limit else load_qa(qa_file)
     rt = get_runtime(ctx)
-    answerers = rt.eval_answerers(adapter)
-    with _progress(not as_json, len(items) * len(CONFIGS)) as tick:
+    answerers = {n: f for n, f in rt.eval_answerers(adapter).items() if n in chosen}
+    with _progress(not as_json, len(items) * len(answerers)) as tick:
         run = run_configs(items, answerers, lambda name, done, total: tick(name))
     meta = {"qa_file": str(qa_file), "questions": len(items),
             "adapter": rt.resolve_adapter(adapter)[0], "index": rt.kb.current_name(),

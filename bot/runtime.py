@@ -92,9 +92,14 @@ class Runtime:
 
     @cached_property
     def registry(self) -> AdapterRegistry:
-        from training.registry import AdapterRegistry
+        from training.registry import SHIPPED, AdapterRegistry
 
-        return AdapterRegistry(self.settings.adapters_dir, self.store)
+        registry = AdapterRegistry(self.settings.adapters_dir, self.store)
+        s = self.settings
+        if (s.shipped_adapter and s.llm_backend == "llama_cpp" and not s.llm_model
+                and not s.llm_adapter and (SHIPPED / "provenance.json").exists()):
+            registry.install(SHIPPED)
+        return registry
 
     def active_adapter(self) -> tuple[str, Path] | None:
         """The promoted adapter, unless LLM_ADAPTER names one explicitly."""

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     )
     llm_gguf_file: str = Field("", description="transformers: GGUF file name inside llm_model.")
     llm_adapter: str = Field("", description="LoRA adapter: GGUF LoRA file or PEFT folder.")
+    shipped_adapter: bool = Field(
+        True, description="Serve the adapter shipped with supportbot until one is trained "
+        "(embedded model, llama_cpp backend only).")
     llm_max_new_tokens: int = Field(120, ge=1, le=4096)
     llm_temperature: float = Field(0.0, ge=0.0, le=2.0)
     llm_quant: str = Field(

@@ -28,6 +28,9 @@ from tests.helpers import SETTINGS_ENV, copy_corpus  # noqa: E402
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in SETTINGS_ENV:
         monkeypatch.delenv(name, raising=False)
+    # The shipped adapter is tested on its own (test_shipped_adapter.py); elsewhere a fresh
+    # home serves the base model, which the tests' expectations are written for.
+    monkeypatch.setenv("SHIPPED_ADAPTER", "false")
     monkeypatch.chdir(tmp_path)  # no .env, and a relative .supportbot lands in tmp
 
 

@@ -28,7 +28,8 @@ def copy_corpus(dest: Path, *extra: Path) -> Path:
 def subprocess_env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV}
     env.update(HF_HUB_OFFLINE="1", SUPPORTBOT_HOME=str(home), LLM_THREADS="1",
-               LLM_MAX_NEW_TOKENS="48", PYTHONPATH=str(REPO), **extra)
+               LLM_MAX_NEW_TOKENS="48", PYTHONPATH=str(REPO), SHIPPED_ADAPTER="false")
+    env.update(extra)
     return env
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,9 @@ from bot.storage import Store
 from bot.storage.models import TrainingRun, utcnow
 
 GGUF_NAME = "adapter.gguf"
+# The adapter a fresh home serves (``AdapterRegistry.install``): built by the project's own
+# ``supportbot train`` on the sample knowledge base, its provenance.json beside it.
+SHIPPED = Path(__file__).parent / "shipped"
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,31 @@ class AdapterRegistry:
             for run in s.scalars(select(TrainingRun).filter_by(status="active")):
                 run.status = "retired"
         return None
+
+    def install(self, folder: Path) -> str | None:
+        """Serve the adapter shipped in ``folder`` (``adapter.gguf`` beside the
+        ``provenance.json`` of the ``supportbot train`` run that built it) in a registry that
+        never held one; its version, or ``None`` when an adapter was ever trained or installed
+        here (a rollback to the base model stays a rollback)."""
+        with self.store.session() as s:
+            if s.scalar(select(TrainingRun.id).limit(1)) is not None:
+                return None
+        provenance = json.loads((folder / "provenance.json").read_text(encoding="utf-8"))
+        version = str(provenance["version"])
+        target = self.path(version)
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(folder / "provenance.json", target / "provenance.json")
+        partial = target / f"{GGUF_NAME}.partial"
+        shutil.copy2(folder / GGUF_NAME, partial)
+        os.replace(partial, self.gguf(version))
+        with self.store.session() as s:
+            s.add(TrainingRun(version=version, status="candidate", requested_by="shipped",
+                              data_hash=provenance.get("data_hash"),
+                              examples=provenance.get("examples"),
+                              config=provenance.get("config"), metrics=provenance.get("metrics"),
+                              gate=provenance.get("gate")))
+        self.promote(version)
+        return version
 
     def list(self) -> list[AdapterInfo]:
         active = self.active()

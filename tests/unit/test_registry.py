@@ -48,3 +48,32 @@ def test_rollback_to_base_and_unknown_version(tmp_path: Path) -> None:
     assert registry.rollback() is None and registry.active() is None
     with pytest.raises(InputError, match="No adapter 'v-nope'"):
         registry.promote("v-nope")
+
+
+def shipped(tmp_path: Path) -> Path:
+    folder = tmp_path / "shipped"
+    folder.mkdir()
+    (folder / "adapter.gguf").write_bytes(b"GGUF")
+    (folder / "provenance.json").write_text(
+        '{"version": "v20261203-shipped", "data_hash": "abc", "examples": 7, '
+        '"metrics": {"train_seconds": 1.0}, "gate": {"promoted": true, "reasons": []}}')
+    return folder
+
+
+def test_a_shipped_adapter_serves_a_fresh_registry_with_its_provenance(tmp_path: Path) -> None:
+    registry = make(tmp_path)
+    assert registry.install(shipped(tmp_path)) == "v20261203-shipped"
+    assert registry.active() == "v20261203-shipped"
+    assert registry.gguf("v20261203-shipped").read_bytes() == b"GGUF"
+    [info] = registry.list()
+    assert info.status == "active" and info.metrics == {"train_seconds": 1.0}
+    assert (registry.path(info.version) / "provenance.json").exists()
+
+
+def test_a_shipped_adapter_never_replaces_a_trained_one_or_a_rollback(tmp_path: Path) -> None:
+    registry = make(tmp_path)
+    registry.promote(add(registry, "x"))
+    folder = shipped(tmp_path)
+    assert registry.install(folder) is None
+    registry.rollback()
+    assert registry.install(folder) is None and registry.active() is None
