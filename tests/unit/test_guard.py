@@ -185,3 +185,10 @@ def test_an_answer_that_cites_keeps_its_plain_sentences_uncited() -> None:
     text = ("Scan the QR code with an authenticator app [2]. "
             "Annual subscriptions are refunded within days of purchase.")
     assert ground(text, [REFUNDS, TWO_FA], "q").text == text
+
+
+def test_echoed_context_headers_and_bare_list_numbers_are_dropped() -> None:
+    text = ("1. [2] Cancelling Your Subscription (billing/cancelling-your-subscription.md)\n"
+            "3.\nAnnual subscriptions can be refunded within 30 days of purchase [1].")
+    result = ground(text, [REFUNDS, TWO_FA], "refund?")
+    assert result.text == "Annual subscriptions can be refunded within 30 days of purchase [1]."
