@@ -363,7 +363,8 @@ class _Checker:
         cited = [int(n) - 1 for n in CITATION.findall(sentence)
                  if 1 <= int(n) <= len(self.chunks)]
         asked = found.all() - missing(found, self.asked) - self.uncovered
-        holders = [k for k in range(len(self.chunks)) if self._holds(found, k, asked)]
+        about = content_words(body) - {w for f in found.all() for w in _WORD.findall(f)}
+        holders = [k for k in range(len(self.chunks)) if self._holds(found, k, asked, about)]
         if not found:
             return self._plain(body, cited, result)
         if cited and all(k in holders for k in cited):
@@ -380,13 +381,17 @@ class _Checker:
             return None
         return self._quote(body, cited, result)
 
-    def _holds(self, found: Facts, k: int, asked: frozenset[str]) -> bool:
+    def _holds(self, found: Facts, k: int, asked: frozenset[str], words: set[str]) -> bool:
         """Whether one passage of chunk ``k`` holds every fact of ``found`` that the chunk
-        holds at all, and the question every other one."""
+        holds at all (the question every other one) and is about the same thing: it shares
+        two of the sentence's other words ("the reset link is valid for 30 days" is not
+        grounded by "refunds within 30 days")."""
         exempt = missing(found, self.evidence[k]) & asked
         if missing(found, self.evidence[k]) - exempt:
             return False
-        return any(not missing(found, w) - exempt for w in self.passages[k])
+        need = min(2, len(words))
+        return any(not missing(found, w) - exempt and len(words & w.words) >= need
+                   for w in self.passages[k])
 
     def _plain(self, body: str, cited: list[int], result: GuardResult) -> str:
         """A sentence stating no fact: kept, with its own citation; in an answer that cites
@@ -465,8 +470,9 @@ _SECRET = re.compile(
     r"recovery codes?|backup codes?|social security numbers?|ssn|login details|credentials|"
     r"bank (details|login))\b|\bPINs?\b", re.IGNORECASE)
 _PIN = re.compile(r"\bpins?\b")  # lowercase "pin" is pinning a task, not a secret
-_ASK = re.compile(r"\b(send|e-?mail|mail|text|message|dm|share|give|tell|reply|respond|"
-                  r"provide|forward|submit|post|paste|enter|type|include|write|disclose|"
+_ASK = re.compile(r"\b(send|e-?mail(?!\s+address)|mail|text|message|dm|share|give|tell|"
+                  r"reply|respond|provide|forward|submit|post|paste|enter|type|include|write|"
+                  r"disclose|"
                   r"read out|confirm|upload|attach)\b", re.IGNORECASE)
 _NEGATED = re.compile(r"\b(never|not|no one|nobody|avoid|without|won't|don't|doesn't)\b|n't\b",
                       re.IGNORECASE)
@@ -474,8 +480,12 @@ SECRET_REASON = "asks the user to send a secret"
 CONTACT_REASON = "names a contact point no trusted document holds"
 
 
-def asks_for_secret(sentence: str) -> bool:
-    """Whether ``sentence`` asks the reader to send, share or paste a secret."""
+def asks_for_secret(text: str) -> bool:
+    """Whether a sentence of ``text`` asks the reader to send, share or paste a secret."""
+    return any(_asks(_MARKERS.sub("", s)) for s, _ in split_sentences(text))
+
+
+def _asks(sentence: str) -> bool:
     secret = [m for m in _SECRET.finditer(sentence) if not _PIN.fullmatch(m.group(0))]
     return bool(secret) and bool(_ASK.search(sentence)) and not _NEGATED.search(sentence)
 
@@ -502,7 +512,7 @@ def security_check(answer: str, chunks: Sequence[str],
         return f"{CONTACT_REASON}: {', '.join(unknown)}"
     for sentence, _ in split_sentences(answer):
         body = _MARKERS.sub("", sentence)
-        if asks_for_secret(body) and (contacts(body)[0] or not _documented(body, chunks)):
+        if _asks(body) and (contacts(body)[0] or not _documented(body, chunks)):
             return SECRET_REASON
     return None
 
@@ -510,5 +520,5 @@ def security_check(answer: str, chunks: Sequence[str],
 def _documented(sentence: str, chunks: Sequence[str]) -> bool:
     """Whether a retrieved chunk gives the same secret-handling instruction itself."""
     words = content_words(sentence)
-    return any(asks_for_secret(s) and len(words & content_words(s)) >= 0.6 * len(words)
+    return any(_asks(s) and len(words & content_words(s)) >= 0.6 * len(words)
                for chunk in chunks for s in source_sentences(chunk))

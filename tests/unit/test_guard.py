@@ -192,3 +192,13 @@ def test_echoed_context_headers_and_bare_list_numbers_are_dropped() -> None:
             "3.\nAnnual subscriptions can be refunded within 30 days of purchase [1].")
     result = ground(text, [REFUNDS, TWO_FA], "refund?")
     assert result.text == "Annual subscriptions can be refunded within 30 days of purchase [1]."
+
+
+def test_a_fact_from_a_passage_about_something_else_grounds_nothing() -> None:
+    result = ground("The password reset link is valid for 30 days [1].", [REFUNDS, PASSWORD],
+                    "How long is the password reset link valid?")
+    assert "30 days" not in result.text
+
+
+def test_an_email_address_mentioned_near_a_password_is_no_secret_request() -> None:
+    assert not asks_for_secret("The password reset link expires. Check your email address.")
