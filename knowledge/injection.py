@@ -311,10 +311,13 @@ class SimilarityCheck:
         """(injection similarity, ordinary similarity, nearest exemplar) per sentence."""
         if not sentences:
             return []
-        if self._exemplars is None:
-            self._exemplars = (self._embed(INJECTIONS), self._embed(ORDINARY))
+        if self._exemplars is None:  # one model call for the exemplars and the sentences
+            vectors = self._embed([*INJECTIONS, *ORDINARY, *sentences])
+            bad, good = vectors[:len(INJECTIONS)], vectors[len(INJECTIONS):-len(sentences)]
+            self._exemplars, vectors = (bad, good), vectors[-len(sentences):]
+        else:
+            vectors = self._embed(sentences)
         bad, good = self._exemplars
-        vectors = self._embed(sentences)
         near_bad, near_good = vectors @ bad.T, vectors @ good.T
         return [(float(b.max()), float(g.max()), int(b.argmax()))
                 for b, g in zip(near_bad, near_good, strict=True)]

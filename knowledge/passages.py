@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from markdown_it import MarkdownIt
@@ -76,8 +77,15 @@ def _line_starts(text: str) -> list[int]:
     return starts
 
 
+@cache
+def _parser() -> MarkdownIt:
+    parser = MarkdownIt("commonmark").enable("table")
+    parser.core.ruler.disable(["inline"])  # block structure only: half the time
+    return parser
+
+
 def _markdown(text: str) -> list[Passage]:
-    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    tokens = _parser().parse(text)
     starts = _line_starts(text)
     lines: list[tuple[int, int, int]] = []  # (first line, end line, heading level)
     containers: list[tuple[int, int]] = []
