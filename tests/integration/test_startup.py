@@ -93,7 +93,8 @@ def test_ask_json_reports_loading_apart_from_answering(
 
     def slow_load(spec: Any) -> FakeChatModel:
         time.sleep(LOAD_SECONDS)
-        return FakeChatModel("Turn it on under Settings › Security [1].")
+        return FakeChatModel("Open Profile settings > Security and click Enable two-factor "
+                             "authentication [1].")
 
     monkeypatch.setattr("bot.runtime.make_embed_model", lambda name="": embed_model)
     monkeypatch.setattr("knowledge.llm.load_chat_model", slow_load)
@@ -102,4 +103,4 @@ def test_ask_json_reports_loading_apart_from_answering(
     data = json.loads(result.stdout)
     assert data["load_ms"] >= LOAD_SECONDS * 1000  # the model load is counted here...
     assert 0 < data["latency_ms"] < LOAD_SECONDS * 1000  # ...and not in the answer's time
-    assert data["answer"].startswith("Turn it on under Settings")
+    assert data["answer"].startswith("Open Profile settings > Security")
