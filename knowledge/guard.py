@@ -356,7 +356,7 @@ class _Checker:
         body = _MARKERS.sub("", sentence).strip()
         if says_dont_know(body) or _HANDOFF.search(body):
             return body
-        if _LEAKED.match(body) or _FRAGMENT.search(body):  # the prompt's layout, a torso
+        if _LEAKED.search(body) or _FRAGMENT.search(body):  # the prompt's layout, a torso
             result.dropped += 1
             return None
         found = facts(body, self.company)

@@ -66,8 +66,10 @@ def peft_to_gguf(adapter_dir: Path, out_path: Path, model_config: dict[str, Any]
             lora_b = _permute(lora_b, heads)
         elif ".k_proj." in base:
             lora_b = _permute(lora_b, kv_heads)
-        writer.add_tensor(f"{name}.lora_a", lora_a.float().contiguous().numpy())
-        writer.add_tensor(f"{name}.lora_b", lora_b.float().contiguous().numpy())
+        # f16 halves the file (the shipped adapter lives in the repository) and llama.cpp
+        # applies or merges it alike; LoRA factors are small numbers, well inside f16's range
+        writer.add_tensor(f"{name}.lora_a", lora_a.half().contiguous().numpy())
+        writer.add_tensor(f"{name}.lora_b", lora_b.half().contiguous().numpy())
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
