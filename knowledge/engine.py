@@ -15,9 +15,9 @@ from llama_index.core.schema import BaseNode
 
 from bot.core.citations import hollow_claim, strip_invalid
 from bot.core.types import Answer, Source, Turn
+from knowledge.facts import complete_sentences
 from knowledge.guard import (
     SECRET_REASON,
-    complete_sentences,
     ground,
     security_check,
     trusted_contacts,

@@ -312,6 +312,8 @@ def grounded_target(answer: str, shown: Sequence[ContextChunk], ex: Example,
     if not shown or not ex.label or _declines(ex) or answer == IDK_REPLY:
         return answer
     result = ground(answer, [f"{c.title}\n{c.text}" for c in shown], ex.question, company)
+    if not result.unsupported and not result.recited:
+        return answer  # states nothing the context lacks: trained as written
     return result.text if result.grounded else None
 
 

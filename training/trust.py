@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from statistics import fmean
 from typing import TYPE_CHECKING, Any
 
-from knowledge.guard import Evidence, facts, markers_inside, missing
+from knowledge.facts import Evidence, facts, markers_inside, missing
 from knowledge.prompts import says_dont_know
 
 if TYPE_CHECKING:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from knowledge.facts import complete_sentences, facts
 from knowledge.guard import (
     CONTACT_REASON,
     SECRET_REASON,
     asks_for_secret,
-    complete_sentences,
-    facts,
     ground,
     security_check,
     trusted_contacts,
