@@ -152,7 +152,7 @@ def _names(text: str, exclude: frozenset[str]) -> set[str]:
             inner = any(c.isupper() for c in word[1:]) or any(c.isdigit() for c in word)
             if not word or (not word[0].isupper() and not inner):
                 continue
-            if low in _NOT_NAMES or low in exclude:
+            if low in _NOT_NAMES or low in _STOP or low in exclude:
                 continue
             opener = i == 0 or line[max(0, match.start() - 2):match.start()].strip() in (":", "\"")
             if opener and not inner and low in common_words():

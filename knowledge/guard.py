@@ -119,6 +119,10 @@ def passages(chunk: str) -> list[str]:
 # declined 12 of 16 unanswerable and 26 of 90 answerable questions; 3 and 40%: 14 and 29.
 PLAIN_MIN_WORDS = 3
 PLAIN_SHARE = 0.4
+# A sentence of this many words or more that a chunk holds word for word is grounded there,
+# however many facts it strings together (the e-manual's menu runs: "Settings Picture Expert
+# Settings … Color Try Now - 89 -").
+QUOTE_MIN_WORDS = 6
 
 
 class _Checker:
@@ -128,6 +132,7 @@ class _Checker:
         self.chunks = list(chunks)
         self.evidence = [Evidence.of(c) for c in chunks]
         self.passages = [[Evidence.of(p) for p in passages(c)] for c in chunks]
+        self.runs = [_run(c) for c in chunks]  # each chunk's words in order, for quotes
         self.asked, self.company = Evidence.of(question), company
         self.cites = False  # whether the answer cites anything: then plain sentences need not
         self.uncovered = {n for n in facts(question, company).names
@@ -147,7 +152,9 @@ class _Checker:
         if not found.all() - asked:  # no fact, or only the question's own
             return self._plain(body, cited, result)
         about = content_words(body) - {w for f in found.all() for w in WORD.findall(f)}
-        holders = [k for k in range(len(self.chunks)) if self._holds(found, k, asked, about)]
+        quoted = _run(body) if len(body.split()) >= QUOTE_MIN_WORDS else None
+        holders = [k for k in range(len(self.chunks))
+                   if (quoted and quoted in self.runs[k]) or self._holds(found, k, asked, about)]
         if cited and all(k in holders for k in cited):
             result.kept += 1
             result.grounded = True
@@ -212,6 +219,12 @@ class _Checker:
         result.replaced += 1
         result.grounded = True
         return _end(best[2])
+
+
+def _run(text: str) -> str:
+    """``text`` as a run of lowercase words (" a b c "): a quote is a substring of its source
+    whatever the punctuation, Markdown or line breaks."""
+    return f" {' '.join(WORD.findall(text.lower()))} "
 
 
 def _end(sentence: str) -> str:

@@ -22,21 +22,19 @@ from typing import Any
 from bot.errors import ConfigError, ModelError
 
 # Share of training records that end in a decline (RAFT's distractor-only examples plus the
-# data's own; training.dataset.balance_declines). RAFT used 0.2; 0.05 here, since the relevance
-# gate declines too: on the sample set the seed adapter trained at 0.1 still declined 7 of 30
-# answerable questions and the gate rejected it; at 0.05 the gate promoted it, with "I don't
-# know" recall equal to the base model's (BENCHMARKS.md). Kept in this light module so the CLI
-# can show it.
-DECLINE_SHARE = 0.05
+# data's own; training.dataset.balance_declines). RAFT used 0.2. 0 by default: serving decides
+# to decline in code — the relevance gate, a question naming what no chunk names, and the
+# grounding guard (knowledge/guard.py), which declines when no sentence of the answer is
+# grounded — and a 135M model learns how often to decline, not when. At 0.05 (with
+# NO_DOCS_SHARE 0.1) the e-manual adapter declined 16 of the 50 answerable test questions, and
+# on the held-out train questions 20 of 40 against the base model's 9 (BENCHMARKS.md).
+DECLINE_SHARE = 0.0
 # The share of factual training questions repeated with no documents and the decline as the
-# target (``training.dataset._no_documents``). Without them every no-document prompt in training
-# was a greeting, and the tuned model asked a fact with nothing retrieved made one up. On the
-# sample set 0.1 left that unchanged (16 of 16 unanswerable questions answered without
-# retrieval) and kept tuned+rag level with base+rag. Above it the model declines with
-# documents too: tuned+rag declined 10, 15 and 25 of 90 answerable questions at 0.15, 0.2 and
-# 0.3 (it learns how often to decline, not when). The e-manual data took 0.3 without harm (6
-# of 50 declined, as before; BENCHMARKS.md), so it is an option, 0.1 the default.
-NO_DOCS_SHARE = 0.1
+# target (``training.dataset._no_documents``): what the model says when nothing was retrieved,
+# which serving never asks it (the relevance gate declines first). 0 by default for the same
+# reason; above it the model declined with documents too (tuned+rag declined 10, 15 and 25 of
+# 90 answerable sample questions at 0.15, 0.2 and 0.3; BENCHMARKS.md).
+NO_DOCS_SHARE = 0.0
 
 
 @dataclass
