@@ -20,6 +20,7 @@ text at this granularity without a second model, which costs seconds per answer 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -123,6 +124,10 @@ PLAIN_SHARE = 0.4
 # however many facts it strings together (the e-manual's menu runs: "Settings Picture Expert
 # Settings … Color Try Now - 89 -").
 QUOTE_MIN_WORDS = 6
+# The passage grounding a sentence's facts shares at least two of its other words, and this
+# share of them ("10 automated runs, up to 5 active boards" is not grounded by "Free: up to 10
+# members and 5 active boards").
+SHARED_SHARE = 0.4
 
 
 class _Checker:
@@ -176,7 +181,7 @@ class _Checker:
         if missing(found, self.evidence[k]) - asked:
             return False
         stems = {stem(w) for w in words}
-        need = min(2, len(stems))
+        need = max(min(2, len(stems)), math.ceil(SHARED_SHARE * len(stems)))
         return any(not missing(found, w) - asked and len(stems & w.stems) >= need
                    for w in self.passages[k])
 
@@ -204,12 +209,15 @@ class _Checker:
         return max(among, key=lambda k: (len(words & self.evidence[k].words), -k))
 
     def _quote(self, body: str, cited: list[int], result: GuardResult) -> str | None:
-        """The chunk sentence holding the most of ``body``'s words, cited; None: drop."""
+        """The chunk sentence holding the most of ``body``'s words and numbers, cited; None:
+        drop."""
         words = content_words(body) - set(WORD.findall(self.company.lower()))
+        numbers = facts(body, self.company).numbers
         best: tuple[int, int, str] | None = None
         for k, chunk in enumerate(self.chunks):
             for candidate in source_sentences(chunk.split("\n", 1)[-1]):
-                overlap = len(words & content_words(candidate))
+                overlap = (len(words & content_words(candidate))
+                           + len(numbers & Evidence.of(candidate).numbers))
                 rank = (overlap, int(k in cited))
                 if best is None or rank > best[:2]:
                     best = (overlap, int(k in cited), f"{candidate} [{k + 1}]")
@@ -251,10 +259,15 @@ _SECRET = re.compile(
     r"recovery codes?|backup codes?|social security numbers?|ssn|login details|credentials|"
     r"bank (details|login))\b|\bPINs?\b", re.IGNORECASE)
 _PIN = re.compile(r"\bpins?\b")  # lowercase "pin" is pinning a task, not a secret
-_ASK = re.compile(r"\b(send|e-?mail(?!\s+address)|mail|text|message|dm|share|give|tell|"
-                  r"reply|respond|provide|forward|submit|post|paste|enter|type|include|write|"
-                  r"disclose|"
-                  r"read out|confirm|upload|attach)\b", re.IGNORECASE)
+# Handing a secret over: to someone ("send", "share", "tell us") or into a message ("paste it
+# in the chat"). Typing a new password into the product's own form is no request.
+_ASK = re.compile(
+    r"\b(send|share|give|tell|reply|respond|provide|forward|disclose|read out|upload|attach)\b"
+    r"|(?<!the )(?<!an )(?<!a )(?<!your )(?<!our )(?<!this )(?<!that )"
+    r"\b(e-?mail|mail|text|message|dm)\b(?!\s+address)"
+    r"|\b(paste|enter|type|include|write|post|put)\b[^.!?]{0,40}\b(in|into|to|with)\s+"
+    r"(an?\s+|the\s+|this\s+|your\s+|our\s+)?(e-?mail|message|chat|reply|ticket|form at|"
+    r"comment|thread|us|support|agent|team)\b", re.IGNORECASE)
 _NEGATED = re.compile(r"\b(never|not|no one|nobody|avoid|without|won't|don't|doesn't)\b|n't\b",
                       re.IGNORECASE)
 SECRET_REASON = "asks the user to send a secret"

@@ -201,3 +201,15 @@ def test_a_fact_from_a_passage_about_something_else_grounds_nothing() -> None:
 
 def test_an_email_address_mentioned_near_a_password_is_no_secret_request() -> None:
     assert not asks_for_secret("The password reset link expires. Check your email address.")
+
+
+@pytest.mark.parametrize("text", [
+    "Click the link in the email and enter a new password.",
+    "Type your current password to confirm the change.",
+])
+def test_typing_a_password_into_the_product_is_no_secret_request(text: str) -> None:
+    assert not asks_for_secret(text)
+
+
+def test_pasting_a_secret_into_a_message_is() -> None:
+    assert asks_for_secret("Paste your recovery codes into the chat window here.")
