@@ -124,7 +124,7 @@ class AnswerEngine:
 
     def _guarded(self, raw: str, evidence: list[str], query: str) -> tuple[str, bool, str]:
         """The answer a customer may see: ``(text, grounded, security reason or "")``."""
-        blocked = security_check(raw, evidence, self._trusted)
+        blocked = security_check(raw, evidence, self._trusted, query)
         if blocked:
             return self._blocked(blocked)
         raw = complete_sentences(raw)
@@ -135,7 +135,7 @@ class AnswerEngine:
                          self.config.company)
         if not guarded.grounded:
             return IDK_REPLY, False, ""
-        blocked = security_check(guarded.text, evidence, self._trusted)
+        blocked = security_check(guarded.text, evidence, self._trusted, query)
         return self._blocked(blocked) if blocked else (guarded.text, True, "")
 
     @staticmethod

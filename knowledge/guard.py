@@ -280,6 +280,7 @@ def asks_for_secret(text: str) -> bool:
 
 
 def _asks(sentence: str) -> bool:
+    sentence = contacts(sentence)[1]  # "no-reply@…" asks nothing
     secret = [m for m in _SECRET.finditer(sentence) if not _PIN.fullmatch(m.group(0))]
     return bool(secret) and bool(_ASK.search(sentence)) and not _NEGATED.search(sentence)
 
@@ -292,15 +293,16 @@ def trusted_contacts(texts: Iterable[str]) -> frozenset[str]:
     return frozenset(found)
 
 
-def security_check(answer: str, chunks: Sequence[str],
-                   trusted: frozenset[str]) -> str | None:
+def security_check(answer: str, chunks: Sequence[str], trusted: frozenset[str],
+                   question: str = "") -> str | None:
     """Why ``answer`` must not reach a customer, or ``None``.
 
-    It must not name an e-mail address, URL or phone number that no trusted document holds,
+    It must not name an e-mail address, URL or phone number that no trusted document holds
+    (nor the customer's question),
     nor ask for a secret — unless it repeats a retrieved document's own instruction that
     names no contact point ("provide the PIN to the agent" in a remote-support manual).
     """
-    found = contacts(MARKERS.sub("", answer))[0]
+    found = contacts(MARKERS.sub("", answer))[0] - contacts(question)[0]
     unknown = sorted(c for c in found if not any(c == t or c in t for t in trusted))
     if unknown:
         return f"{CONTACT_REASON}: {', '.join(unknown)}"

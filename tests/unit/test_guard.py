@@ -213,3 +213,9 @@ def test_typing_a_password_into_the_product_is_no_secret_request(text: str) -> N
 
 def test_pasting_a_secret_into_a_message_is() -> None:
     assert asks_for_secret("Paste your recovery codes into the chat window here.")
+
+
+def test_the_questions_own_contact_point_and_a_no_reply_address_are_fine() -> None:
+    assert security_check("Yes, tasks.ourcompany.com works [1].", [PASSWORD], frozenset(),
+                          "Can we use tasks.ourcompany.com?") is None
+    assert not asks_for_secret("Forgot your password? Open the link from no-reply@x.example.")
