@@ -35,6 +35,7 @@ from knowledge.prompts import (
     key_words,
     says_dont_know,
 )
+from knowledge.quote import ANSWER_SIMILARITY, Quote, Quoter
 from knowledge.retrieve import HybridRetriever
 
 HANDOFF = "Would you like me to connect you with a member of our support team?"
@@ -70,6 +71,7 @@ class EngineConfig:
     min_relevance: float = 0.3
     company: str = "Orbitask"
     context_chars: int = CONTEXT_CHARS  # per retrieved chunk shown to the model; 0 = all
+    quote: bool = True  # quote the retrieved sentence closest to the question (knowledge.quote)
 
 
 class AnswerEngine:
@@ -78,6 +80,7 @@ class AnswerEngine:
     def __init__(self, kb: KnowledgeBase, model: ChatModel | ModelProvider,
                  config: EngineConfig) -> None:
         self.kb, self.model, self.config = kb, model, config
+        self.quoter: Quoter | None = Quoter(kb.embed_model) if config.quote else None
         self._retriever: HybridRetriever | None = None
         self._index_name: str | None = None
         self._trusted: frozenset[str] = frozenset()  # contact points the index's documents name
@@ -120,6 +123,9 @@ class AnswerEngine:
         raw = self.current_model().chat(build_messages(query, chunks,
                                                        company=self.config.company))
         text, grounded, security = self._guarded(raw, evidence, query)
+        if not security and self.quoter is not None:
+            quote = self.quoter.best(found.query_embedding, [s.text for s in sources])
+            text, grounded = with_quote(text, grounded, quote)
         return self._answer(text, sources, query, context, started, grounded, security)
 
     def _guarded(self, raw: str, evidence: list[str], query: str) -> tuple[str, bool, str]:
@@ -154,6 +160,18 @@ class AnswerEngine:
             latency_ms=round((time.perf_counter() - started) * 1000, 1),
             model=model.name, adapter=model.adapter, security=security,
         )
+
+
+def with_quote(text: str, grounded: bool, quote: Quote | None) -> tuple[str, bool]:
+    """The answer with the retrieved sentence closest to the question quoted after it, unless
+    it already says it; a declined answer becomes that quote when it is close enough."""
+    if quote is None:
+        return text, grounded
+    if grounded:
+        return (text if quote.covered_by(text) else f"{text} {quote.cited()}"), True
+    if quote.similarity >= ANSWER_SIMILARITY:
+        return quote.cited(), True
+    return text, grounded
 
 
 def with_handoff(text: str) -> str:

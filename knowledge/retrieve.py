@@ -8,7 +8,7 @@ anything about the question at all.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from llama_index.core.llms import MockLLM
 from llama_index.core.retrievers import QueryFusionRetriever
@@ -26,6 +26,7 @@ FUSION_MODE = "relative_score"
 class Retrieval:
     hits: list[NodeWithScore]
     relevance: float  # best dense cosine similarity of any chunk to the query
+    query_embedding: list[float] = field(default_factory=list)
 
 
 class HybridRetriever:
@@ -58,4 +59,5 @@ class HybridRetriever:
             hits = self.bm25.retrieve(bundle)[: self.top_k]
         else:
             hits = self.fusion.retrieve(bundle)
-        return Retrieval(hits=hits, relevance=relevance)
+        return Retrieval(hits=hits, relevance=relevance,
+                         query_embedding=list(bundle.embedding or []))

@@ -80,7 +80,7 @@ def test_model_declining_is_not_grounded_and_offers_a_human(
     engine_for: Callable[..., Any]
 ) -> None:
     model = FakeChatModel("I don't know which plan you are on.")
-    answer = engine_for(model).answer("How much does the Pro plan cost?")
+    answer = engine_for(model, quote=False).answer("How much does the Pro plan cost?")
     assert len(model.history) == 1
     assert not answer.grounded
     assert answer.text == f"I don't know which plan you are on. {HANDOFF}"
@@ -88,14 +88,14 @@ def test_model_declining_is_not_grounded_and_offers_a_human(
 
 
 def test_empty_model_output_becomes_the_dont_know_reply(engine_for: Callable[..., Any]) -> None:
-    answer = engine_for(FakeChatModel("")).answer("How much does the Pro plan cost?")
+    answer = engine_for(FakeChatModel(""), quote=False).answer("How much does the Pro plan cost?")
     assert answer.text == IDK_REPLY and not answer.grounded
 
 
 def test_a_fact_written_as_a_bare_marker_becomes_the_dont_know_reply(
     engine_for: Callable[..., Any]
 ) -> None:
-    answer = engine_for(FakeChatModel("The Pro plan's price is [1].")).answer(
+    answer = engine_for(FakeChatModel("The Pro plan's price is [1]."), quote=False).answer(
         "How much does the Pro plan cost?")
     assert answer.text == IDK_REPLY and not answer.grounded
     assert answer.sources

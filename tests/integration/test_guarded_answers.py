@@ -38,9 +38,28 @@ def test_a_sentence_with_an_invented_name_is_dropped_and_the_rest_kept(
 def test_an_answer_with_nothing_grounded_left_declines_and_offers_a_human(
     engine_for: Callable[..., Any]
 ) -> None:
-    answer = engine_for(FakeChatModel("It costs 99 euros with PayPawn [1].")).answer(REFUND_Q)
+    engine = engine_for(FakeChatModel("It costs 99 euros with PayPawn [1]."), quote=False)
+    answer = engine.answer(REFUND_Q)
     assert answer.text == IDK_REPLY and not answer.grounded
     assert "support team" in answer.text
+
+
+def test_with_nothing_grounded_the_documents_closest_sentence_answers(
+    engine_for: Callable[..., Any]
+) -> None:
+    answer = engine_for(FakeChatModel("It costs 99 euros with PayPawn [1].")).answer(REFUND_Q)
+    assert answer.grounded and "99" not in answer.text
+    assert answer.text == ("Annual subscriptions can be refunded in full within 30 days of "
+                           "purchase [1].")
+
+
+def test_the_sentence_that_answers_is_quoted_after_an_answer_that_misses_it(
+    engine_for: Callable[..., Any]
+) -> None:
+    answer = engine_for(FakeChatModel(
+        "Monthly subscriptions are not refundable [1].")).answer(REFUND_Q)
+    assert answer.text.startswith("Monthly subscriptions are not refundable [1]. ")
+    assert "within 30 days of purchase [1]." in answer.text
 
 
 def test_a_question_about_a_product_no_chunk_names_is_declined_without_the_model(
