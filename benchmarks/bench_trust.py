@@ -8,8 +8,9 @@ the serving engine, guard included; printed per configuration: answers stating a
 or e-mail no retrieved chunk holds (target 0), key facts present (the QA file's ``facts``,
 target ≥ 0.90), unanswerable declined (≥ 0.90), answerable declined (≤ 0.05), answers ending
 mid-sentence (0), ROUGE-L; then tuned+rag against base+rag (the carry-over target: declines at
-most 5 points more, ROUGE-L at least base+rag's) and the guard's share of the answer time
-(p50 of answers with the guard ÷ without it, from the same answers: target ≤ 1.10).
+most 5 points more, ROUGE-L at least base+rag's) and the checks' share of the answer time: p50
+of the answers ÷ p50 of the same answers less the security check, grounding guard and quote
+selection (target ≤ 1.10).
 """
 
 from __future__ import annotations
@@ -22,19 +23,21 @@ from typing import Any
 from common import base_parser, cpu_features, make_runtime
 
 
-def _timed_guard(engine: Any, spent: dict[str, float]) -> None:
-    """Record, per query, the seconds the engine spends in its guard (security check and
-    grounding); answers declined before the model is asked have none."""
-    inner = engine._guarded
+def _timed_checks(engine: Any, spent: list[float]) -> None:
+    """Add to ``spent`` the seconds the engine spends checking an answer: the security check
+    and grounding guard, and finding the sentence to quote."""
+    def timed(inner: Any) -> Any:
+        def call(*args: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return inner(*args)
+            finally:
+                spent.append(time.perf_counter() - started)
+        return call
 
-    def guarded(raw: str, evidence: list[str], query: str) -> Any:
-        started = time.perf_counter()
-        try:
-            return inner(raw, evidence, query)
-        finally:
-            spent[query] = time.perf_counter() - started
-
-    engine._guarded = guarded
+    engine._guarded = timed(engine._guarded)
+    if engine.quoter is not None:
+        engine.quoter.best = timed(engine.quoter.best)
 
 
 def run(home: Path, qa: Path, adapter: str | None, company: str,
@@ -52,12 +55,16 @@ def run(home: Path, qa: Path, adapter: str | None, company: str,
     for name, active in arms:
         model = ModelProvider(runtime.model_spec(), _fixed(active)).get()
         engine = AnswerEngine(runtime.kb, model, runtime.engine.config)
-        spent: dict[str, float] = {}
-        _timed_guard(engine, spent)
-        answers = [engine.answer(item.question) for item in items]
+        spent: list[float] = []
+        _timed_checks(engine, spent)
+        answers, checks = [], []
+        for item in items:
+            answers.append(engine.answer(item.question))
+            checks.append(sum(spent))
+            spent.clear()
         scores = aggregate(items, answers).as_dict()
         total = [a.latency_ms / 1000 for a in answers]
-        bare = [t - spent.get(a.query, 0.0) for t, a in zip(total, answers, strict=True)]
+        bare = [t - c for t, c in zip(total, checks, strict=True)]
         scores["guard_ratio_p50"] = round(statistics.median(total) / statistics.median(bare), 4)
         out[name] = scores
     base, tuned_rag = out["base+rag"], out["tuned+rag"]
@@ -79,7 +86,7 @@ def render(result: dict[str, Any]) -> str:
             ("answerable declined", "answerable_declined", "≤ 0.05"),
             ("answers ending mid-sentence", "mid_sentence", "0"),
             ("ROUGE-L F1", "rougeL_f1", ""),
-            ("ask p50 with guard ÷ without", "guard_ratio_p50", "≤ 1.10")]
+            ("ask p50 with guard and quote ÷ without", "guard_ratio_p50", "≤ 1.10")]
     lines = [f"{result['questions']} questions, adapter {result['adapter']}, {result['cpu']}",
              f"{'':46} {'base+rag':>10} {'tuned+rag':>10}  target"]
     for label, key, target in rows:

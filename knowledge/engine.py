@@ -18,6 +18,7 @@ from bot.core.types import Answer, Source, Turn
 from knowledge.facts import complete_sentences
 from knowledge.guard import (
     SECRET_REASON,
+    finish_quote,
     ground,
     security_check,
     trusted_contacts,
@@ -133,7 +134,7 @@ class AnswerEngine:
         blocked = security_check(raw, evidence, self._trusted, query)
         if blocked:
             return self._blocked(blocked)
-        raw = complete_sentences(raw)
+        raw = complete_sentences(finish_quote(raw, evidence))
         if not raw or hollow_claim(raw) or says_dont_know(raw):
             text = raw if raw and not hollow_claim(raw) else IDK_REPLY
             return with_handoff(text), False, ""

@@ -265,13 +265,14 @@ def split_sentences(text: str) -> list[tuple[str, str]]:
     return [(s, sep) for s, sep in pairs if s.strip()]
 
 
-def source_sentences(chunk: str) -> list[str]:
-    """The sentences of a chunk worth quoting (headings and fragments left out)."""
+def source_sentences(chunk: str, max_words: int = 60) -> list[str]:
+    """The sentences of a chunk worth quoting (headings, fragments and, above ``max_words``,
+    run-ons left out)."""
     out = []
     for line in chunk.replace("**", "").splitlines():
         if line.lstrip().startswith("#") or line.lstrip().startswith("|"):
             continue
         for sentence in re.split(r"(?<=[.!?])\s+", _LEAD.sub("", line).strip()):
-            if 4 <= len(sentence.split()) <= 60:
+            if 4 <= len(sentence.split()) <= max_words:
                 out.append(sentence.strip())
     return out

@@ -65,6 +65,28 @@ class GuardResult:
 
 
 
+def finish_quote(answer: str, chunks: Sequence[str]) -> str:
+    """``answer`` with a last sentence the token cap cut off finished from the chunk it
+    copies word for word ("… the screen appears darker than when" → "… than when it is Off.");
+    unchanged when the fragment is no such copy (``complete_sentences`` then drops it)."""
+    text = markers_inside(answer).rstrip()
+    done = complete_sentences(text)
+    fragment = text[len(done):]
+    words = WORD.findall(fragment.lower())
+    if len(words) < QUOTE_MIN_WORDS:
+        return answer
+    pattern = re.compile(r"\W+".join(map(re.escape, words)), re.IGNORECASE)
+    for chunk in chunks:
+        found = pattern.search(chunk)
+        end = _SENTENCE_END.search(chunk, found.end()) if found else None
+        if found and end and end.end() - found.end() <= 600:
+            return text + chunk[found.end():end.end()].rstrip()
+    return answer
+
+
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+
+
 def uncovered_names(question: str, chunks: Sequence[str], company: str = "") -> set[str]:
     """Names the question asks about that no chunk contains: the documents cannot answer it."""
     evidence = [Evidence.of(c) for c in chunks]
@@ -81,7 +103,7 @@ def ground(answer: str, chunks: Sequence[str], question: str = "",
     check.cites = any(1 <= int(n) <= len(chunks) for n in CITATION.findall(answer))
     result = GuardResult(text="", grounded=False)
     out: list[str] = []
-    for sentence, sep in split_sentences(complete_sentences(answer)):
+    for sentence, sep in split_sentences(complete_sentences(finish_quote(answer, chunks))):
         kept = check.sentence(sentence, result)
         if kept and kept not in out:
             out.append(kept)
@@ -124,6 +146,9 @@ PLAIN_SHARE = 0.4
 # however many facts it strings together (the e-manual's menu runs: "Settings Picture Expert
 # Settings … Color Try Now - 89 -").
 QUOTE_MIN_WORDS = 6
+# A sentence of the documents this long can replace one of the answer (the e-manual's menu
+# runs exceed 60 words; the model copies them whole).
+QUOTE_MAX_WORDS = 150
 # The passage grounding a sentence's facts shares at least two of its other words, and this
 # share of them ("10 automated runs, up to 5 active boards" is not grounded by "Free: up to 10
 # members and 5 active boards").
@@ -215,7 +240,7 @@ class _Checker:
         numbers = facts(body, self.company).numbers
         best: tuple[int, int, str] | None = None
         for k, chunk in enumerate(self.chunks):
-            for candidate in source_sentences(chunk.split("\n", 1)[-1]):
+            for candidate in source_sentences(chunk.split("\n", 1)[-1], QUOTE_MAX_WORDS):
                 overlap = (len(words & content_words(candidate))
                            + len(numbers & Evidence.of(candidate).numbers))
                 rank = (overlap, int(k in cited))

@@ -219,3 +219,12 @@ def test_the_questions_own_contact_point_and_a_no_reply_address_are_fine() -> No
     assert security_check("Yes, tasks.ourcompany.com works [1].", [PASSWORD], frozenset(),
                           "Can we use tasks.ourcompany.com?") is None
     assert not asks_for_secret("Forgot your password? Open the link from no-reply@x.example.")
+
+
+def test_a_quote_cut_by_the_token_cap_is_finished_from_its_source() -> None:
+    manual = ("Picture\nWhen LED Clear Motion is set to On, the screen appears darker than when "
+              "it is Off. Local Dimming saves power.")
+    answer = ("You can turn it on [1]. When LED Clear Motion is set to On, the screen appears "
+              "darker than")
+    result = ground(answer, [manual], "What does LED Clear Motion do?")
+    assert result.text.endswith("the screen appears darker than when it is Off.")
