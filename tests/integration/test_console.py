@@ -32,10 +32,13 @@ def scripted(*lines: str) -> Callable[[str], str]:
     return read
 
 
-
 def test_console_chat_records_feedback(engine_for: Callable[..., Any], store: Store) -> None:
-    model = FakeChatModel("The Pro plan includes unlimited boards [1].",
-                          "It costs $12 per member per month [1].")
+    # answers that say the documents' own sentence, so the engine quotes nothing after them
+    pro = ("The Pro plan includes unlimited boards, timeline views, 5,000 automation runs per "
+           "month and priority email support [1].")
+    cost = ("The Pro plan costs $12 per member per month when billed annually, or $15 per "
+            "member per month when billed monthly [1].")
+    model = FakeChatModel(pro, cost)
     out = io.StringIO()
     chat = ConsoleChat(Router(store, engine_for(model)), console=Console(file=out, width=200),
                        read=scripted("/good", "What does the Pro plan include?", "/good",
@@ -47,8 +50,8 @@ def test_console_chat_records_feedback(engine_for: Callable[..., Any], store: St
     assert [(r.platform, r.user, r.reaction, r.score) for r in rows] == [
         ("console", "tester", "+1", 1), ("console", "tester", "-1", -1)]
     assert [(r.question, r.answer) for r in rows] == [
-        ("What does the Pro plan include?", "The Pro plan includes unlimited boards [1]."),
-        ("and how much does that cost?", "It costs $12 per member per month [1]."),
+        ("What does the Pro plan include?", pro),
+        ("and how much does that cost?", cost),
     ]
     assert model.last_user_prompt().endswith(  # the follow-up used the chat's history
         "Question: What does the Pro plan include? and how much does that cost?")
@@ -56,7 +59,7 @@ def test_console_chat_records_feedback(engine_for: Callable[..., Any], store: St
     shown = out.getvalue()
     assert "Nothing to rate yet" in shown  # /good before any answer
     assert shown.count("Thanks — feedback recorded.") == 2
-    assert "bot> The Pro plan includes unlimited boards [1]." in shown
+    assert f"bot> {pro}" in shown
     assert "[1] pricing.md — Pricing" in shown
     assert shown.rstrip().endswith("Bye.")
 
