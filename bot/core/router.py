@@ -7,6 +7,7 @@ question → ``accept`` (stored; a duplicate event id is refused by the database
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -41,7 +42,13 @@ class Router:
 
     # questions --------------------------------------------------------------------------
     def accept(self, msg: IncomingMessage) -> Ticket | Reply:
-        """Validate and store a question. A ``Reply`` means: post it (or, if duplicate, nothing)."""
+        """Validate and store a question. A ``Reply`` means: post it (or, if duplicate, nothing).
+
+        The event id is claimed before anything else, so a repeated delivery gets no second
+        reply whatever the first one was (too long, empty, rate-limited, busy, failed)."""
+        event_id = delivery_key(msg.event_id) if msg.event_id else None
+        if event_id is not None and not self.store.claim_delivery(event_id):
+            return Reply("", thread=msg.thread, duplicate=True)
         text = msg.text.strip()
         if not text:
             return Reply("Please type a question, and I'll look it up.", thread=msg.thread)
@@ -52,7 +59,7 @@ class Router:
             )
         conversation = self.store.conversation(msg.platform, msg.channel, msg.thread, msg.user)
         history = self.store.history(conversation, self.history_turns)
-        question_id = self.store.add_question(conversation, msg.user, text, msg.event_id)
+        question_id = self.store.add_question(conversation, msg.user, text, event_id)
         if question_id is None:
             return Reply("", thread=msg.thread, duplicate=True)
         if not self.limiter.allow(f"{msg.platform}:{msg.user}"):
@@ -135,3 +142,10 @@ class Router:
         except Exception as exc:  # noqa: BLE001 - report, never kill the bot
             log.exception("%s failed", what)
             notify(f"{what} failed unexpectedly ({type(exc).__name__}); see the logs.")
+
+
+def delivery_key(event_id: str) -> str:
+    """A platform event id as stored: ids over 128 characters become their SHA-256."""
+    if len(event_id) <= 128:
+        return event_id
+    return "sha256:" + hashlib.sha256(event_id.encode("utf-8", "replace")).hexdigest()

@@ -23,6 +23,7 @@ from bot.errors import StorageError
 from bot.storage.models import (
     AdminAction,
     Conversation,
+    Delivery,
     Feedback,
     Message,
     RefreshRun,
@@ -157,6 +158,17 @@ class Store:
                 .limit(limit)
             ).all()
         return [Turn(role=r.role, text=r.text) for r in reversed(rows)]  # type: ignore[arg-type]
+
+    def claim_delivery(self, event_id: str) -> bool:
+        """Claim a platform event id; ``False`` if it was claimed before (a repeated delivery).
+
+        The primary key decides, so two processes racing on one id cannot both win."""
+        try:
+            with self.session() as s:
+                s.add(Delivery(event_id=event_id))
+            return True
+        except IntegrityError:
+            return False
 
     def add_question(
         self, conversation_id: int, user: str, text: str, event_id: str | None = None

@@ -79,6 +79,31 @@ def test_duplicate_event_is_answered_once(store: Store) -> None:
     assert len(engine.calls) == 1
 
 
+@pytest.mark.parametrize("text", ["", "   ", "x" * 51])
+def test_a_refused_question_delivered_again_gets_no_second_reply(store: Store, text: str) -> None:
+    router = Router(store, FakeEngine(), max_question_chars=50)
+    replies = [router.handle_message(msg(text, event_id="Ev9")) for _ in range(8)]
+    assert replies[0].text and not replies[0].duplicate
+    assert all(r.duplicate and r.text == "" for r in replies[1:])
+
+
+def test_a_rate_limited_question_delivered_again_gets_no_second_reply(store: Store) -> None:
+    from bot.core.limits import RateLimiter
+
+    router = Router(store, FakeEngine(), limiter=RateLimiter(1))
+    assert not router.handle_message(msg("first?", event_id="Ev1")).duplicate
+    limited = [router.handle_message(msg("second?", event_id="Ev2")) for _ in range(3)]
+    assert "faster than I can answer" in limited[0].text
+    assert [r.duplicate for r in limited] == [False, True, True]
+
+
+def test_very_long_event_ids_are_stored_hashed(store: Store) -> None:
+    router = Router(store, FakeEngine())
+    first = router.handle_message(msg("How do refunds work?", event_id="E" * 500))
+    again = router.handle_message(msg("How do refunds work?", event_id="E" * 500))
+    assert first.message_id is not None and again.duplicate
+
+
 def test_engine_error_becomes_a_polite_reply(store: Store) -> None:
     engine = FakeEngine(error=ModelError("The language model failed: boom"))
     reply = Router(store, engine).handle_message(msg("How do refunds work?"))
