@@ -32,21 +32,35 @@ class MessageView:
     mention_ids: tuple[str, ...]
 
 
-def view_from_payload(data: Mapping[str, Any]) -> MessageView:
-    author = data.get("author") or {}
+def _snowflake(value: object) -> str:
+    """A Discord id (a decimal string, or an int) as text; "" for any other shape."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    return value if isinstance(value, str) and value.isascii() and value.isdigit() else ""
+
+
+def view_from_payload(data: Mapping[str, Any]) -> MessageView | None:
+    """A MESSAGE_CREATE payload's fields, or ``None`` for a shape no message has."""
+    author, mentions = data.get("author"), data.get("mentions")
+    author = author if isinstance(author, Mapping) else {}
+    mentions = mentions if isinstance(mentions, list) else []
+    content = data.get("content")
+    message_id, channel_id = _snowflake(data.get("id")), _snowflake(data.get("channel_id"))
+    if not message_id or not channel_id:
+        return None
     return MessageView(
-        id=str(data["id"]), channel_id=str(data["channel_id"]),
-        guild_id=str(data["guild_id"]) if data.get("guild_id") else None,
-        author_id=str(author.get("id", "")), author_is_bot=bool(author.get("bot")),
-        content=str(data.get("content") or ""),
-        mention_ids=tuple(str(m["id"]) for m in data.get("mentions") or ()),
+        id=message_id, channel_id=channel_id,
+        guild_id=_snowflake(data.get("guild_id")) or None,
+        author_id=_snowflake(author.get("id")), author_is_bot=author.get("bot") is True,
+        content=content if isinstance(content, str) else "",
+        mention_ids=tuple(_snowflake(m.get("id")) for m in mentions if isinstance(m, Mapping)),
     )
 
 
 def message_from_view(view: MessageView, bot_user_id: str,
                       known_channel: Callable[[str], bool]) -> IncomingMessage | None:
     """The question in a message, or ``None`` when it is not addressed to the bot."""
-    if view.author_is_bot or view.author_id == bot_user_id:
+    if view.author_is_bot or not view.author_id or view.author_id == bot_user_id:
         return None
     is_dm = view.guild_id is None
     if not (is_dm or bot_user_id in view.mention_ids or known_channel(view.channel_id)):
@@ -65,12 +79,12 @@ def needs_thread(view: MessageView, bot_user_id: str, known_channel: Callable[[s
 def reaction_from_payload(data: Mapping[str, Any], added: bool,
                           bot_user_id: str) -> ReactionEvent | None:
     """A MESSAGE_REACTION_ADD/REMOVE payload → ``ReactionEvent`` (the bot's own are ignored)."""
-    user = str(data.get("user_id", ""))
-    if not user or user == bot_user_id:
+    user, message = _snowflake(data.get("user_id")), _snowflake(data.get("message_id"))
+    emoji = data.get("emoji")
+    name = emoji.get("name") if isinstance(emoji, Mapping) else None
+    if not user or user == bot_user_id or not message or not isinstance(name, str) or not name:
         return None
-    emoji = data.get("emoji") or {}
-    return ReactionEvent(PLATFORM, user, str(emoji.get("name") or ""), str(data["message_id"]),
-                         added)
+    return ReactionEvent(PLATFORM, user, name, message, added)
 
 
 def to_markdown(reply: Reply) -> list[str]:

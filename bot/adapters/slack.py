@@ -7,8 +7,10 @@ generated in the bounded ``AnswerPool`` and then written over the placeholder.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -19,6 +21,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+from bot.adapters.slack_http import SlackGate
 from bot.adapters.slack_payloads import (
     admin_from_command,
     message_from_event,
@@ -47,6 +50,39 @@ class _QuietHandler(WSGIRequestHandler):
         log.debug("slack http: " + format, *args)
 
 
+class _BoltNoise(logging.Filter):
+    """bolt warns that the token is unused whenever SLACK_BOT_TOKEN is in the environment (we
+    hand it a client instead), and logs a multi-line hint for every event type nobody
+    listens to: the first is dropped, the second cut to its first line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "will be unused" in message:
+            return False
+        if "\n" in message:
+            record.msg, record.args = message.splitlines()[0][:120], None
+        return True
+
+
+def _bolt_logger() -> logging.Logger:
+    logger = logging.getLogger("bot.adapters.slack.bolt")
+    if not any(isinstance(f, _BoltNoise) for f in logger.filters):
+        logger.addFilter(_BoltNoise())
+    return logger
+
+
+def _never_raises(listener: Callable[..., None]) -> Callable[..., None]:
+    """A listener that logs one line instead of raising: bolt would log a traceback, and an
+    odd payload must never cost more than a line."""
+    @functools.wraps(listener)
+    def safe(*args: Any, **kwargs: Any) -> None:
+        try:
+            listener(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - the boundary to the platform
+            log.error("slack: %s failed on an event: %s", listener.__name__, type(exc).__name__)
+    return safe
+
+
 class SlackAdapter:
     """The Slack side of ``supportbot serve``: ``run`` blocks, ``close`` stops it."""
 
@@ -71,18 +107,21 @@ class SlackAdapter:
         except OSError as exc:  # URLError and socket errors: the API is unreachable
             raise ConfigError(f"Cannot reach the Slack API at {api_url} ({exc}) — check the "
                               "network or SLACK_API_URL.") from None
+        self.signing_secret = signing_secret
         self.app = App(client=client, signing_secret=signing_secret or "socket-mode",
-                       token_verification_enabled=False,
+                       token_verification_enabled=False, logger=_bolt_logger(),
                        request_verification_enabled=mode == "http")
         self._register(command)
         self._server: WSGIServer | None = None
         self._socket: Any = None
 
     def _register(self, command: str) -> None:
-        self.app.event("app_mention")(self._on_message)
-        self.app.event("message")(self._on_message)
-        self.app.event("reaction_added")(self._on_reaction)
-        self.app.event("reaction_removed")(self._on_reaction)
+        on_message, on_reaction = _never_raises(self._on_message), _never_raises(self._on_reaction)
+        self.app.event("app_mention")(on_message)
+        self.app.event("message")(on_message)
+        self.app.event("reaction_added")(on_reaction)
+        self.app.event("reaction_removed")(on_reaction)
+        self.app.event(re.compile(".*"))(_ignore)  # other event types: acknowledged, ignored
         self.app.command(command)(self._on_command)
 
     # listeners (bolt has already acknowledged the event) -------------------------------
@@ -96,9 +135,12 @@ class SlackAdapter:
             if not accepted.duplicate:
                 self.send(client, msg.channel, accepted, msg.thread)
             return
-        placeholder = client.chat_postMessage(channel=msg.channel, text=WORKING,
-                                              thread_ts=msg.thread or None)["ts"]
-        self._answer_later(client, accepted, str(placeholder))
+        posted = self._safe(client.chat_postMessage, channel=msg.channel, text=WORKING,
+                            thread_ts=msg.thread or None)
+        placeholder = (posted or {}).get("ts")
+        if not isinstance(placeholder, str):
+            return  # Slack refused the placeholder (logged); the question stays stored
+        self._answer_later(client, accepted, placeholder)
 
     def _answer_later(self, client: WebClient, ticket: Ticket, placeholder: str) -> None:
         msg: IncomingMessage = ticket.message
@@ -136,7 +178,12 @@ class SlackAdapter:
 
     def _on_command(self, ack: Any, body: Mapping[str, Any], respond: Any) -> None:
         cmd = admin_from_command(body)
-        ack(self.router.handle_admin(cmd, notify=lambda text: respond(text)))
+        try:
+            text = self.router.handle_admin(cmd, notify=lambda text: respond(text))
+        except Exception as exc:  # noqa: BLE001 - the command still gets its one reply
+            log.error("slack: /kb %s failed: %s", cmd.action[:20], type(exc).__name__)
+            text = FAILED
+        ack(text)
 
     # sending -------------------------------------------------------------------------
     def send(self, client: WebClient, channel: str, reply: Reply, thread: str = "") -> str:
@@ -155,12 +202,16 @@ class SlackAdapter:
         except SlackApiError as exc:
             log.error("Slack %s failed: %s", getattr(call, "__name__", "call"),
                       exc.response.get("error"))
-            return None
+        except OSError as exc:  # the API unreachable: the answer is stored, the post is lost
+            log.error("Slack %s failed: %s", getattr(call, "__name__", "call"),
+                      type(exc).__name__)
+        return None
 
     # lifecycle -------------------------------------------------------------------------
     def run(self) -> None:
         if self.mode == "http":
-            self._server = make_server(self.host, self.port, SlackRequestHandler(self.app),
+            gate = SlackGate(SlackRequestHandler(self.app), self.signing_secret)
+            self._server = make_server(self.host, self.port, gate,
                                        server_class=_ThreadingWSGIServer,
                                        handler_class=_QuietHandler)
             self.port = self._server.server_port
@@ -179,3 +230,7 @@ class SlackAdapter:
             self._server.server_close()
         if self._socket is not None:
             self._socket.close()
+
+
+def _ignore() -> None:
+    """Event types supportbot does not use: bolt acknowledges them and nothing else runs."""

@@ -23,6 +23,11 @@ def dedupe_key(event: Mapping[str, Any]) -> str:
     return f"slack:{event.get('channel', '')}:{event.get('ts', '')}"
 
 
+def _text(value: object) -> str:
+    """A payload field that should be a string: itself, or "" for any other shape."""
+    return value if isinstance(value, str) else ""
+
+
 def _is_from_a_bot(event: Mapping[str, Any], bot_user_id: str) -> bool:
     return bool(event.get("bot_id") or event.get("subtype")) or event.get("user") == bot_user_id
 
@@ -35,11 +40,10 @@ def message_from_event(event: Mapping[str, Any], bot_user_id: str,
     - a DM: answered in the DM (in its thread if it was sent in one);
     - a thread reply without a mention: answered only where the bot already talks.
     """
-    if _is_from_a_bot(event, bot_user_id) or not event.get("user"):
-        return None
-    channel, ts = str(event.get("channel", "")), str(event.get("ts", ""))
-    thread = str(event.get("thread_ts") or "")
-    raw = str(event.get("text") or "")
+    user, channel, ts = (_text(event.get(k)) for k in ("user", "channel", "ts"))
+    if _is_from_a_bot(event, bot_user_id) or not (user and channel and ts):
+        return None  # odd shapes (a non-string user, no ts) are ignored, never raised on
+    thread, raw = _text(event.get("thread_ts")), _text(event.get("text"))
     mentioned = f"<@{bot_user_id}>" in raw
     if event.get("type") == "app_mention":
         thread = thread or ts
@@ -48,26 +52,29 @@ def message_from_event(event: Mapping[str, Any], bot_user_id: str,
     elif mentioned or not thread or not known_thread(channel, thread):
         return None  # mentions arrive as app_mention; other channel talk is not for us
     text = _MENTION.sub("", raw).strip()
-    return IncomingMessage(PLATFORM, channel, str(event["user"]), text, thread, dedupe_key(event))
+    return IncomingMessage(PLATFORM, channel, user, text, thread, dedupe_key(event))
 
 
 def reaction_from_event(event: Mapping[str, Any], bot_user_id: str) -> ReactionEvent | None:
     """A reaction on one of the bot's messages, or ``None``."""
-    item = event.get("item") or {}
-    if item.get("type") != "message" or event.get("item_user") != bot_user_id:
+    item = event.get("item")
+    if (not isinstance(item, Mapping) or item.get("type") != "message"
+            or event.get("item_user") != bot_user_id):
         return None
-    return ReactionEvent(
-        PLATFORM, str(event.get("user", "")), str(event.get("reaction", "")).split("::")[0],
-        f"{item.get('channel', '')}:{item.get('ts', '')}", event.get("type") == "reaction_added",
-    )
+    user, reaction = _text(event.get("user")), _text(event.get("reaction")).split("::")[0]
+    channel, ts = _text(item.get("channel")), _text(item.get("ts"))
+    if not (user and reaction and channel and ts):
+        return None
+    return ReactionEvent(PLATFORM, user, reaction, f"{channel}:{ts}",
+                         event.get("type") == "reaction_added")
 
 
 def admin_from_command(body: Mapping[str, Any]) -> AdminCommand:
     """``/kb refresh`` → ``AdminCommand(action="refresh")``; no argument means ``status``."""
-    words = str(body.get("text") or "").split()
-    return AdminCommand(PLATFORM, str(body.get("user_id", "")),
+    words = _text(body.get("text")).split()
+    return AdminCommand(PLATFORM, _text(body.get("user_id")),
                         words[0].lower() if words else "status",
-                        channel=str(body.get("channel_id", "")))
+                        channel=_text(body.get("channel_id")))
 
 
 def to_mrkdwn(reply: Reply) -> list[str]:

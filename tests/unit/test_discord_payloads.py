@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.adapters.discord_payloads import (
+    MessageView,
     message_from_view,
     needs_thread,
     reaction_from_payload,
@@ -23,8 +24,14 @@ def load(name: str) -> dict[str, Any]:
     return dict(json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8")))
 
 
+def parsed(data: dict[str, Any]) -> MessageView:
+    found = view_from_payload(data)
+    assert found is not None
+    return found
+
+
 def test_dm_is_a_question() -> None:
-    view = view_from_payload(load("message_dm"))
+    view = parsed(load("message_dm"))
     msg = message_from_view(view, BOT, lambda c: False)
     assert msg is not None and view.guild_id is None
     assert (msg.channel, msg.user, msg.text) == ("600000000000000001", "200000000000000001",
@@ -34,7 +41,7 @@ def test_dm_is_a_question() -> None:
 
 
 def test_guild_mention_is_a_question_that_needs_a_thread() -> None:
-    view = view_from_payload(load("message_mention"))
+    view = parsed(load("message_mention"))
     msg = message_from_view(view, BOT, lambda c: False)
     assert msg is not None and msg.text == "how do refunds work?"
     assert needs_thread(view, BOT, lambda c: False)
@@ -43,7 +50,7 @@ def test_guild_mention_is_a_question_that_needs_a_thread() -> None:
 
 def test_unaddressed_guild_message_is_ignored_unless_in_a_bot_thread() -> None:
     data = load("message_mention") | {"mentions": [], "content": "hello all"}
-    view = view_from_payload(data)
+    view = parsed(data)
     assert message_from_view(view, BOT, lambda c: False) is None
     assert message_from_view(view, BOT, lambda c: True) is not None
 
@@ -51,9 +58,9 @@ def test_unaddressed_guild_message_is_ignored_unless_in_a_bot_thread() -> None:
 def test_bots_are_ignored() -> None:
     data = load("message_dm")
     data["author"] = data["author"] | {"bot": True}
-    assert message_from_view(view_from_payload(data), BOT, lambda c: True) is None
+    assert message_from_view(parsed(data), BOT, lambda c: True) is None
     data["author"] = {"id": BOT, "username": "supportbot"}
-    assert message_from_view(view_from_payload(data), BOT, lambda c: True) is None
+    assert message_from_view(parsed(data), BOT, lambda c: True) is None
 
 
 def test_reactions() -> None:

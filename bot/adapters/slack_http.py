@@ -1,0 +1,194 @@
+"""Slack's HTTP endpoint, checked before anything parses the request.
+
+``SlackGate`` wraps bolt's WSGI handler. It reads the raw body (bounded), verifies Slack's
+signature on those bytes, and only then looks inside: a body bolt could not handle is refused
+here with a 4xx, so client input never reaches a 5xx or a traceback. Every refusal is one
+short log line, and at most ``LOG_BURST`` of them per ``LOG_WINDOW`` seconds (the rest are
+counted and summarised), so nobody who can reach the port can fill the log.
+
+    unsigned, stale, bad signature or malformed signature headers → 401
+    signed, but not UTF-8, not JSON / form, not an object, or too deep → 400
+    not POST /slack/events → 404 / 405; over ``MAX_BODY`` → 413
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+from urllib.parse import parse_qs
+
+log = logging.getLogger(__name__)
+
+PATH = "/slack/events"
+MAX_BODY = 1 << 20  # Slack's largest payloads (modal views) are well under 1 MiB
+MAX_SKEW = 300  # seconds: Slack's own replay window for X-Slack-Request-Timestamp
+MAX_DEPTH = 32  # JSON nesting deeper than any Slack payload is refused before json parses it
+LOG_BURST, LOG_WINDOW = 5, 60.0
+
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class Rejected(Exception):
+    """A request refused with ``status`` and a short ``reason`` (logged, and sent back)."""
+
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+class RejectLog:
+    """One log line per refused request, at most ``burst`` per ``window`` seconds; the rest
+    are counted and reported in the next line (a tiny limiter the logging module lacks)."""
+
+    def __init__(self, burst: int = LOG_BURST, window: float = LOG_WINDOW,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.burst, self.window, self.clock = burst, window, clock
+        self._start, self._count, self._suppressed = clock(), 0, 0
+        self._lock = threading.Lock()
+
+    def __call__(self, status: str, reason: str) -> bool:
+        """Log one refusal; ``False`` when it was only counted."""
+        with self._lock:
+            now = self.clock()
+            if now - self._start >= self.window:
+                self._start, self._count = now, 0
+            if self._count >= self.burst:
+                self._suppressed += 1
+                return False
+            self._count += 1
+            suppressed, self._suppressed = self._suppressed, 0
+        more = f" (+{suppressed} more not logged)" if suppressed else ""
+        log.warning("slack http: refused %s: %s%s", status.split()[0], reason[:80], more)
+        return True
+
+
+def signature_ok(secret: bytes, timestamp: str, body: bytes, signature: str) -> bool:
+    """Slack's v0 signature over the raw bytes. Hand-written because slack_sdk's verifier
+    decodes the body as UTF-8 and parses the timestamp first, raising on hostile input."""
+    expected = hmac.new(secret, b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256)
+    return hmac.compare_digest("v0=" + expected.hexdigest(), signature)
+
+
+def check_signature(headers: Mapping[str, str], body: bytes, secret: bytes,
+                    now: float) -> None:
+    timestamp = headers.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
+    signature = headers.get("HTTP_X_SLACK_SIGNATURE", "")
+    if not timestamp or not signature:
+        raise Rejected("401 Unauthorized", "unsigned request")
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        raise Rejected("401 Unauthorized", "malformed X-Slack-Request-Timestamp")
+    if abs(now - int(timestamp)) > MAX_SKEW:
+        raise Rejected("401 Unauthorized", "stale X-Slack-Request-Timestamp")
+    if not signature.isascii() or not signature_ok(secret, timestamp, body, signature):
+        raise Rejected("401 Unauthorized", "bad X-Slack-Signature")
+
+
+def check_body(content_type: str, body: bytes) -> None:
+    """Raise ``Rejected`` (400) unless ``body`` is something bolt can route safely."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Rejected("400 Bad Request", "body is not UTF-8") from None
+    if content_type.startswith("application/json"):
+        _check_event(_json_object(text, "body"))
+    elif content_type.startswith("application/x-www-form-urlencoded"):
+        try:
+            form = parse_qs(text, keep_blank_values=True, strict_parsing=bool(text))
+        except ValueError:
+            raise Rejected("400 Bad Request", "malformed form body") from None
+        if "payload" in form:
+            _json_object(form["payload"][0], "payload")
+    else:
+        raise Rejected("400 Bad Request", f"unsupported content type {content_type[:40]!r}")
+
+
+def _json_object(text: str, what: str) -> dict[str, Any]:
+    if _depth(text) > MAX_DEPTH:
+        raise Rejected("400 Bad Request", f"{what} nests too deeply")
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise Rejected("400 Bad Request", f"{what} is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise Rejected("400 Bad Request", f"{what} is not a JSON object")
+    return value
+
+
+def _check_event(body: dict[str, Any]) -> None:
+    if not isinstance(body.get("type", ""), str):
+        raise Rejected("400 Bad Request", "'type' is not a string")
+    event = body.get("event")
+    if event is not None and not (isinstance(event, dict)
+                                  and isinstance(event.get("type", ""), str)):
+        raise Rejected("400 Bad Request", "'event' is not an object with a string type")
+
+
+def _depth(text: str) -> int:
+    """Bracket depth outside strings, an upper bound on the JSON nesting (linear scan)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+class SlackGate:
+    """WSGI middleware: only signed, well-formed requests to ``PATH`` reach ``inner``."""
+
+    def __init__(self, inner: WsgiApp, signing_secret: str,
+                 clock: Callable[[], float] = time.time,
+                 reject_log: RejectLog | None = None) -> None:
+        self.inner, self.secret, self.clock = inner, signing_secret.encode(), clock
+        self.reject_log = reject_log or RejectLog()
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            body = self._checked(environ)
+        except Rejected as refused:
+            self.reject_log(refused.status, refused.reason)
+            return _plain(start_response, refused.status, refused.reason)
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        try:
+            return list(self.inner(environ, start_response))
+        except Exception as exc:  # noqa: BLE001 - a bug of ours must not become a 5xx loop
+            log.error("slack http: request failed inside bolt: %s", type(exc).__name__)
+            return _plain(start_response, "400 Bad Request", "request could not be handled")
+
+    def _checked(self, environ: Mapping[str, Any]) -> bytes:
+        if environ.get("PATH_INFO", "") != PATH:
+            raise Rejected("404 Not Found", "unknown path")
+        if environ.get("REQUEST_METHOD", "") != "POST":
+            raise Rejected("405 Method Not Allowed", "only POST")
+        length = str(environ.get("CONTENT_LENGTH") or "0")
+        if not (length.isascii() and length.isdigit()):
+            raise Rejected("400 Bad Request", "malformed Content-Length")
+        if int(length) > MAX_BODY:
+            raise Rejected("413 Content Too Large", "body over 1 MiB")
+        body = environ["wsgi.input"].read(int(length)) if int(length) else b""
+        check_signature(environ, body, self.secret, self.clock())
+        check_body(str(environ.get("CONTENT_TYPE") or ""), body)
+        return bytes(body)
+
+
+def _plain(start_response: StartResponse, status: str, text: str) -> list[bytes]:
+    payload = f"{text}\n".encode()
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
+                            ("Content-Length", str(len(payload)))])
+    return [payload]
