@@ -41,14 +41,21 @@ class Router:
         self.admins = dict(admins or {})  # platform → user ids and role names allowed
 
     # questions --------------------------------------------------------------------------
-    def accept(self, msg: IncomingMessage) -> Ticket | Reply:
+    def claim(self, msg: IncomingMessage) -> bool:
+        """Claim the message's event id; ``False`` for a repeated delivery (reply nothing).
+
+        ``accept`` claims it first thing; an adapter that must act before accepting (Discord
+        opens a thread) claims it itself and passes ``claimed=True``."""
+        return not msg.event_id or self.store.claim_delivery(delivery_key(msg.event_id))
+
+    def accept(self, msg: IncomingMessage, claimed: bool = False) -> Ticket | Reply:
         """Validate and store a question. A ``Reply`` means: post it (or, if duplicate, nothing).
 
         The event id is claimed before anything else, so a repeated delivery gets no second
         reply whatever the first one was (too long, empty, rate-limited, busy, failed)."""
-        event_id = delivery_key(msg.event_id) if msg.event_id else None
-        if event_id is not None and not self.store.claim_delivery(event_id):
+        if not claimed and not self.claim(msg):
             return Reply("", thread=msg.thread, duplicate=True)
+        event_id = delivery_key(msg.event_id) if msg.event_id else None
         text = msg.text.strip()
         if not text:
             return Reply("Please type a question, and I'll look it up.", thread=msg.thread)

@@ -117,6 +117,26 @@ def test_mention_opens_a_thread_and_follow_ups_need_no_mention(
     run(tmp_path, scenario)
 
 
+def test_a_repeated_delivery_opens_no_second_thread_and_posts_no_second_reply(
+    tmp_path: Path, fake: FakeDiscordAPI
+) -> None:
+    async def scenario(client: SupportClient, store: Store, engine: FakeEngine,
+                       admin: FakeAdmin) -> None:
+        empty = payload("message_dm") | {"id": "500000000000000009", "content": "   "}
+        for _ in range(3):  # a gateway resume replays events
+            client._connection.parse_message_create(payload("message_mention"))
+            client._connection.parse_message_create(empty)
+        await until(lambda: len(engine.asked) == 1)
+        await until(lambda: len(fake.matching("POST", r"/messages$")) == 2)
+        await asyncio.sleep(0.5)  # a second thread or reply would show up by now
+        assert len(fake.matching("POST", r"/messages/\d+/threads$")) == 1
+        posts = [c.body["content"] for c in fake.matching("POST", r"/messages$")]
+        assert len(posts) == 2 and sum("type a question" in p for p in posts) == 1
+        assert client.handler_errors == 0
+
+    run(tmp_path, scenario)
+
+
 def test_other_guild_talk_and_bots_are_ignored(tmp_path: Path, fake: FakeDiscordAPI) -> None:
     async def scenario(client: SupportClient, store: Store, engine: FakeEngine,
                        admin: FakeAdmin) -> None:

@@ -153,6 +153,32 @@ def test_bad_and_stale_signatures_get_401(rig: SlackRig) -> None:
     assert rig.engine.asked == []
 
 
+def test_hostile_requests_get_4xx_and_one_log_line_each(
+    rig: SlackRig, caplog: pytest.LogCaptureFixture
+) -> None:
+    unsigned = {"Content-Type": "application/json"}
+    for body, headers in [("[{}]", unsigned), ("[" * 5000, unsigned),
+                          ("{}", unsigned | {"X-Slack-Request-Timestamp": "abc",
+                                             "X-Slack-Signature": "v0=1"})]:
+        assert rig.post(body, headers) == 401
+    for body in ("[{}]", "[" * 5000 + "]" * 5000, '{"event": []}', "{",
+                 '{"type": "event_callback", "event": {"type": "reaction_added", "item": 7}}'):
+        status = rig.post(body, signed_headers(SECRET, body))
+        assert status in (200, 400), body[:20]  # refused, or acknowledged and ignored
+    assert "Traceback" not in caplog.text
+    assert all(r.exc_info is None for r in caplog.records)
+    assert rig.engine.asked == [] and rig.api.of("chat.postMessage") == []
+
+
+def test_an_empty_mention_delivered_eight_times_gets_one_reply(rig: SlackRig) -> None:
+    event = mention("")
+    assert [rig.event(event, "Ev8", retry=k % 2) for k in range(8)] == [200] * 8
+    rig.api.wait_for("chat.postMessage")
+    time.sleep(0.5)  # a second reply would show up by now
+    posts = rig.api.of("chat.postMessage")
+    assert len(posts) == 1 and "type a question" in posts[0].params["text"]
+
+
 def test_non_admin_refresh_is_refused_and_recorded(rig: SlackRig) -> None:
     status, text = rig.command(USER, "refresh")
     assert status == 200 and "only knowledge-base admins" in text
