@@ -16,6 +16,7 @@ import random
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +82,10 @@ async def _run(n: int, seed: int, log: io.StringIO) -> dict[str, Any]:
         await client.login(DISCORD_TOKEN)
         state, parser_errors = client._connection, 0
         state.parse_guild_create(fixture("guild_create"))
-        parse = {"message": state.parse_message_create,
-                 "reaction_add": state.parse_message_reaction_add,
-                 "reaction_remove": state.parse_message_reaction_remove}
+        parse: dict[str, Callable[[Any], None]] = {
+            "message": state.parse_message_create,
+            "reaction_add": state.parse_message_reaction_add,
+            "reaction_remove": state.parse_message_reaction_remove}
         for k, (kind, data) in enumerate(payloads(n, seed)):
             try:
                 parse[kind](copy.deepcopy(data))
