@@ -85,6 +85,10 @@ def ask(ctx: typer.Context, question: Annotated[str, typer.Argument(help="The qu
     if not question.strip():
         raise InputError("The question is empty — pass it in quotes: supportbot ask \"...\"")
     runtime = get_runtime(ctx)
+    limit = runtime.settings.max_question_chars  # the same limit as chat, Slack and Discord
+    if len(question.strip()) > limit:
+        raise InputError(f"The question is {len(question.strip()):,} characters long; keep it "
+                         f"under {limit:,} (MAX_QUESTION_CHARS).")
     load_ms = _load_for_answers(runtime)
     answer = runtime.engine.answer(question)  # latency_ms: retrieval and generation only
     if as_json:

@@ -1,17 +1,17 @@
 """The errors supportbot raises on purpose.
 
 Every one of them carries a message meant for the person at the keyboard: it says what went
-wrong and what to do about it. The command line prints it on one line and exits non-zero;
-chat platforms show it as a reply. Anything else that escapes is a bug.
+wrong and what to do about it. The command line prints it on one line and exits with its
+``exit_code``; chat platforms show it as a reply. Anything else that escapes is a bug (exit 1).
 
-    SupportbotError
-    ├── InputError             a command was given unusable input (an empty question)
-    ├── ConfigError            a setting is wrong or a model file is missing
-    ├── SourceError            a knowledge source path is missing, empty or unreadable
-    ├── IndexMissingError      no knowledge index has been built yet
-    ├── RefreshInProgressError another refresh holds the index lock
-    ├── ModelError             the language or embedding model failed to load or run
-    └── StorageError           the conversation database is unreachable or inconsistent
+    SupportbotError                                                        exit code
+    ├── InputError             unusable input (an empty or over-long question)      2
+    ├── ConfigError            a setting is wrong, a file it names is missing, or     2
+    │                          the database it names cannot be opened
+    ├── SourceError            a knowledge source path is missing, empty or unreadable 2
+    ├── IndexMissingError      no knowledge index has been built yet                  2
+    ├── RefreshInProgressError another refresh holds the index lock                   3
+    └── ModelError             the language or embedding model failed to load or run  1
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ class SourceError(SupportbotError):
 class IndexMissingError(SupportbotError):
     """Asked a question before any knowledge index was built."""
 
+    exit_code = 2
+
 
 class RefreshInProgressError(SupportbotError):
     """Another ingest or refresh is running on the same index."""
@@ -53,7 +55,3 @@ class RefreshInProgressError(SupportbotError):
 
 class ModelError(SupportbotError):
     """A model could not be loaded or failed while generating."""
-
-
-class StorageError(SupportbotError):
-    """The conversation store could not be opened, migrated or written."""

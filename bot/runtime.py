@@ -123,7 +123,8 @@ class Runtime:
         s = self.settings
         config = EngineConfig(mode=s.retrieval_mode, top_k=s.top_k,
                               min_relevance=s.min_relevance, company=s.company_name,
-                              context_chars=s.context_chars, quote=s.answer_quotes)
+                              context_chars=s.context_chars, quote=s.answer_quotes,
+                              quote_sentences=s.quote_sentences)
         return AnswerEngine(self.kb, self.models, config)
 
     @cached_property

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, delete, event, make_url, select, text
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.types import Answer, Turn
-from bot.errors import StorageError
+from bot.errors import ConfigError
 from bot.storage.models import (
     AdminAction,
     Conversation,
@@ -84,12 +84,17 @@ class Store:
                 _sqlite_pragmas(self.engine)
             self.migrate()
         except ImportError as exc:
-            raise StorageError(
+            raise ConfigError(
                 f"The database driver for {self.safe_url} is not installed ({exc.name}) — "
                 "pip install it, or unset DATABASE_URL to use SQLite."
             ) from None
+        except ArgumentError:  # not a database URL at all
+            raise ConfigError(
+                f"DATABASE_URL {self.safe_url!r} is not a database URL — use e.g. "
+                "sqlite:///path/to/supportbot.db or postgresql+psycopg://user@host/db."
+            ) from None
         except (SQLAlchemyError, OSError) as exc:  # OSError: the folder cannot be created
-            raise StorageError(
+            raise ConfigError(
                 f"Cannot open the database {self.safe_url}: {exc.__class__.__name__} — "
                 "check DATABASE_URL and that the folder is writable."
             ) from None

@@ -136,7 +136,7 @@ def test_invalid_setting_in_a_real_process(home: Path, tmp_path: Path) -> None:
 
 def test_ask_before_ingest_in_a_real_process(home: Path, tmp_path: Path) -> None:
     proc = run_bot(["ask", "How do refunds work?"], home, tmp_path)
-    line = error_line(proc.returncode, proc.stderr)
+    line = error_line(proc.returncode, proc.stderr, 2)
     assert "No knowledge index yet" in line and "supportbot ingest" in line
 
 
@@ -195,13 +195,25 @@ def test_missing_model_file_names_the_setting(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr("bot.runtime.make_embed_model", lambda name="": embed_model)
     monkeypatch.setenv("LLM_MODEL", "/nope.gguf")  # the real loader runs
     code, _, err = run_main("ask", "Can I get a refund on an annual subscription?")
-    line = error_line(code, err)
+    line = error_line(code, err, 2)
     assert line == "error: Model file not found: /nope.gguf — fix LLM_MODEL or remove it."
 
 
 def test_empty_question_is_an_input_error(home: Path) -> None:
     code, _, err = run_main("ask", "   ")
     assert "question is empty" in error_line(code, err, 2)
+
+
+def test_overlong_question_is_an_input_error(home: Path) -> None:
+    code, out, err = run_main("ask", "x" * 20_000)
+    assert error_line(code, err, 2) == ("error: The question is 20,000 characters long; keep it "
+                                        "under 2,000 (MAX_QUESTION_CHARS).")
+    assert out == ""
+
+
+def test_bad_settings_exit_2(home: Path, tmp_path: Path) -> None:
+    proc = run_bot(["status"], home, tmp_path, DATABASE_URL="garbage")
+    assert "is not a database URL" in error_line(proc.returncode, proc.stderr, 2)
 
 
 def test_refresh_before_any_ingest(cli_models: None) -> None:

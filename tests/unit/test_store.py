@@ -13,7 +13,7 @@ from sqlalchemy import event, inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.types import Answer
-from bot.errors import StorageError
+from bot.errors import ConfigError
 from bot.storage import Store
 from bot.storage.models import Base
 from bot.storage.revisions import head_revision as read_head
@@ -144,13 +144,15 @@ def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
         store.close()
 
 
-def test_unopenable_database_is_a_storage_error(tmp_path: Path) -> None:
+def test_unopenable_database_is_a_config_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    with pytest.raises(StorageError) as caught:
+    with pytest.raises(ConfigError) as caught:
         Store(f"sqlite:///{blocker / 'sub' / 'bot.db'}")
     assert str(caught.value).startswith("Cannot open the database ")
-    assert "\n" not in str(caught.value)
+    assert "\n" not in str(caught.value) and caught.value.exit_code == 2
+    with pytest.raises(ConfigError, match="is not a database URL"):
+        Store("garbage")
 
 
 def test_interrupt_stale_refreshes_marks_only_running_runs(tmp_path: Path) -> None:
