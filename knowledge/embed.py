@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot.errors import ModelError
+from bot.errors import ConfigError, ModelError
 
 DEFAULT_NAME = "all-MiniLM-L6-v2"
 
@@ -24,7 +24,7 @@ def make_embed_model(name: str = "", batch_size: int = 32) -> Any:
     target = name or default_embed_path()
     looks_like_path = target.startswith((".", "/", "~")) or Path(target).exists()
     if looks_like_path and not Path(target).expanduser().exists():
-        raise ModelError(f"Embedding model not found at {target} — fix EMBED_MODEL.")
+        raise ConfigError(f"Embedding model not found at {target} — fix EMBED_MODEL.")
     try:
         return HuggingFaceEmbedding(
             model_name=str(Path(target).expanduser()) if looks_like_path else target,

@@ -95,7 +95,7 @@ class ChatModel:
 def _require_file(path: str, setting: str) -> Path:
     resolved = Path(path).expanduser()
     if not resolved.is_file():
-        raise ModelError(f"Model file not found: {path} — fix {setting} or remove it.")
+        raise ConfigError(f"Model file not found: {path} — fix {setting} or remove it.")
     return resolved
 
 
