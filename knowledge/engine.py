@@ -36,7 +36,7 @@ from knowledge.prompts import (
     key_words,
     says_dont_know,
 )
-from knowledge.quote import ANSWER_SIMILARITY, Quote, Quoter
+from knowledge.quote import ANSWER_SIMILARITY, QUOTE_SENTENCES, Quote, Quoter
 from knowledge.retrieve import HybridRetriever
 
 HANDOFF = "Would you like me to connect you with a member of our support team?"
@@ -72,7 +72,8 @@ class EngineConfig:
     min_relevance: float = 0.3
     company: str = "Orbitask"
     context_chars: int = CONTEXT_CHARS  # per retrieved chunk shown to the model; 0 = all
-    quote: bool = True  # quote the retrieved sentence closest to the question (knowledge.quote)
+    quote: bool = True  # quote the retrieved sentences closest to the question (knowledge.quote)
+    quote_sentences: int = QUOTE_SENTENCES  # at most this many
 
 
 class AnswerEngine:
@@ -125,8 +126,9 @@ class AnswerEngine:
                                                        company=self.config.company))
         text, grounded, security = self._guarded(raw, evidence, query)
         if not security and self.quoter is not None:
-            quote = self.quoter.best(found.query_embedding, [s.text for s in sources])
-            text, grounded = with_quote(text, grounded, quote)
+            quotes = self.quoter.best(found.query_embedding, [s.text for s in sources],
+                                      self.config.quote_sentences)
+            text, grounded = with_quote(text, grounded, quotes)
         return self._answer(text, sources, query, context, started, grounded, security)
 
     def _guarded(self, raw: str, evidence: list[str], query: str) -> tuple[str, bool, str]:
@@ -163,16 +165,19 @@ class AnswerEngine:
         )
 
 
-def with_quote(text: str, grounded: bool, quote: Quote | None) -> tuple[str, bool]:
-    """The answer with the retrieved sentence closest to the question quoted after it, unless
-    it already says it; a declined answer becomes that quote when it is close enough."""
-    if quote is None:
+def with_quote(text: str, grounded: bool, quotes: Sequence[Quote]) -> tuple[str, bool]:
+    """The answer with the retrieved sentences closest to the question quoted after it (in the
+    documents' order), less those it already says; a declined answer becomes the quotes when
+    the closest is close enough."""
+    if not quotes or not (grounded or quotes[0].similarity >= ANSWER_SIMILARITY):
         return text, grounded
-    if grounded:
-        return (text if quote.covered_by(text) else f"{text} {quote.cited()}"), True
-    if quote.similarity >= ANSWER_SIMILARITY:
-        return quote.cited(), True
-    return text, grounded
+    said = text if grounded else ""
+    new: list[Quote] = []
+    for quote in quotes:
+        if not quote.covered_by(" ".join([said, *(q.sentence for q in new)])):
+            new.append(quote)
+    ordered = sorted(new, key=lambda q: q.order)
+    return " ".join([said, *(q.cited() for q in ordered)]).strip() or text, True
 
 
 def with_handoff(text: str) -> str:

@@ -33,14 +33,14 @@ def scripted(*lines: str) -> Callable[[str], str]:
 
 
 def test_console_chat_records_feedback(engine_for: Callable[..., Any], store: Store) -> None:
-    # answers that say the documents' own sentence, so the engine quotes nothing after them
     pro = ("The Pro plan includes unlimited boards, timeline views, 5,000 automation runs per "
            "month and priority email support [1].")
     cost = ("The Pro plan costs $12 per member per month when billed annually, or $15 per "
             "member per month when billed monthly [1].")
     model = FakeChatModel(pro, cost)
     out = io.StringIO()
-    chat = ConsoleChat(Router(store, engine_for(model)), console=Console(file=out, width=200),
+    chat = ConsoleChat(Router(store, engine_for(model, quote=False)),  # answers as written
+                       console=Console(file=out, width=200),
                        read=scripted("/good", "What does the Pro plan include?", "/good",
                                      "and how much does that cost?", "/bad", "/help"),
                        user="tester")
