@@ -84,9 +84,42 @@ def _title(text: str, fallback: str) -> str:
     return Path(fallback).stem.replace("-", " ").replace("_", " ").strip().capitalize()
 
 
+TEXT_TYPES = (".md", ".markdown", ".txt", ".html", ".htm")
+
+
+class Unreadable(ValueError):
+    """A file that is not what its name says; the message is the reason shown to the user."""
+
+
+def sniff(path: Path) -> None:
+    """Raise ``Unreadable`` with a plain reason when a file cannot be what its suffix says
+    (checked on its first bytes, before any reader sees it)."""
+    head = path.read_bytes()[:8192]
+    suffix = path.suffix.lower()
+    if not head.strip():
+        raise Unreadable("empty file")
+    if suffix in TEXT_TYPES:
+        if b"\0" in head:
+            raise Unreadable("not a text file (binary content)")
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.start < len(head) - 4:  # not just a character cut at the 8 KiB mark
+                raise Unreadable("not UTF-8 text — save it as UTF-8") from None
+    elif suffix == ".pdf":
+        if not head.startswith(b"%PDF-"):
+            raise Unreadable("not a PDF file")
+        if b"/Encrypt" in path.read_bytes():
+            raise Unreadable("encrypted PDF — save a copy without a password")
+    elif suffix == ".docx" and not head.startswith(b"PK"):
+        raise Unreadable("not a Word .docx file")
+
+
 def read_file(source: SourceFile, extractors: dict[str, BaseReader]) -> Document:
     """One ``Document`` per file, its id the absolute path (stable across refreshes)."""
     from llama_index.core import Document, SimpleDirectoryReader
+
+    sniff(source.path)
 
     reader = SimpleDirectoryReader(
         input_files=[source.path], file_extractor=extractors, raise_on_error=True
@@ -94,7 +127,7 @@ def read_file(source: SourceFile, extractors: dict[str, BaseReader]) -> Document
     parts = reader.load_data(show_progress=False)
     text = "\n\n".join(part.text for part in parts).strip()
     if not text:
-        raise ValueError("no text could be extracted")
+        raise Unreadable("no text could be extracted (a scanned PDF needs OCR first)")
     return Document(
         id_=str(source.path),
         text=text,
@@ -105,15 +138,26 @@ def read_file(source: SourceFile, extractors: dict[str, BaseReader]) -> Document
 
 
 def _reason(exc: BaseException) -> str:
-    """The innermost readable cause (readers wrap errors, some in tenacity's RetryError)."""
+    """A plain reason from the innermost cause (readers wrap errors, some in tenacity's
+    RetryError); the exception's own words only when nothing plainer is known."""
     while True:
         last = getattr(exc, "last_attempt", None)
         inner = last.exception() if last is not None else exc.__cause__
         if inner is None:
             break
         exc = inner
-    text = str(exc).splitlines()[0][:200] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if isinstance(exc, Unreadable):
+        return str(exc)
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text — save it as UTF-8"
+    if isinstance(exc, PermissionError):
+        return "permission denied — let supportbot read the file"
+    if type(exc).__module__.startswith("pypdf"):
+        return "damaged PDF — open and save it again, or export a new copy"
+    if type(exc).__module__.startswith(("docx", "zipfile")) or "zip" in type(exc).__name__.lower():
+        return "damaged Word document — open and save it again"
+    text = str(exc).splitlines()[0][:120] if str(exc) else ""
+    return f"could not be read ({type(exc).__name__}{': ' + text if text else ''})"
 
 
 def load_documents(

@@ -73,6 +73,43 @@ def test_corrupt_pdf_is_skipped_with_its_name(mixed: Path) -> None:
     assert reason and "\n" not in reason
 
 
+def test_unreadable_files_are_skipped_with_a_plain_reason(mixed: Path) -> None:
+    from pypdf import PdfWriter
+
+    (mixed / "binary.md").write_bytes(b"\x00\x01\x02 PNG-ish \x00" * 50)
+    (mixed / "latin1.txt").write_bytes("Caf\xe9 au lait, cr\xe8me br\xfbl\xe9e".encode("latin-1"))
+    (mixed / "empty.md").write_text("   \n")
+    (mixed / "fake.docx").write_text("not a zip")
+    (mixed / "fake.pdf").write_text("hello")
+    writer = PdfWriter()
+    writer.add_blank_page(200, 200)
+    writer.encrypt("secret")
+    with (mixed / "locked.pdf").open("wb") as out:
+        writer.write(out)
+    (mixed / "scan.pdf").write_bytes(_blank_pdf())
+    reasons = {Path(f).name: r for f, r in load_documents(discover([mixed])).skipped}
+    assert reasons == {
+        "binary.md": "not a text file (binary content)",
+        "latin1.txt": "not UTF-8 text — save it as UTF-8",
+        "empty.md": "empty file",
+        "fake.docx": "not a Word .docx file",
+        "fake.pdf": "not a PDF file",
+        "locked.pdf": "encrypted PDF — save a copy without a password",
+        "scan.pdf": "no text could be extracted (a scanned PDF needs OCR first)",
+    }
+
+
+def _blank_pdf() -> bytes:
+    import io
+
+    from pypdf import PdfWriter
+
+    writer, buffer = PdfWriter(), io.BytesIO()
+    writer.add_blank_page(200, 200)
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
 def test_a_skipped_file_is_reported_once(
     mixed: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture,
     make_kb: Callable[..., KnowledgeBase],
