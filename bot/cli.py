@@ -132,7 +132,7 @@ def chat(ctx: typer.Context) -> None:
 @app.command()
 def serve(ctx: typer.Context) -> None:
     """Run the bot on every configured platform (Slack, Discord); none = local terminal chat."""
-    from bot.serve import configured_adapters, run_all
+    from bot.serve import Drain, configured_adapters, run_all
 
     runtime = get_runtime(ctx)
     adapters = configured_adapters(runtime)
@@ -144,7 +144,7 @@ def serve(ctx: typer.Context) -> None:
     _ensure_index(runtime)
     _load_for_answers(runtime)  # before the first question arrives
     err.print(f"[dim]Serving on {', '.join(type(a).__name__[:-7] for a in adapters)}…[/dim]")
-    run_all(adapters)
+    run_all(adapters, Drain(runtime.router, runtime.pool, runtime.settings.shutdown_grace))
 
 
 feedback_app = typer.Typer(help="Feedback (reactions) on the bot's answers.", no_args_is_help=True)

@@ -2,14 +2,25 @@
 
 Each adapter runs in a thread of its own; the first one to fail with a ``SupportbotError``
 (a bad token, a missing intent) stops the others and its message is what the user sees.
+SIGTERM or SIGINT (Ctrl-C) stops gracefully: new questions are told to ask again, the answers
+in flight finish and are posted (for up to ``SHUTDOWN_GRACE`` seconds), then the adapters
+close, one line says so, and the process exits 0.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
+import sys
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bot.core.limits import AnswerPool
+from bot.core.router import Router
 from bot.errors import SupportbotError
 from bot.runtime import Runtime
 
@@ -42,10 +53,21 @@ def configured_adapters(runtime: Runtime) -> list[Adapter]:
     return adapters
 
 
-def run_all(adapters: list[Adapter]) -> None:
-    """Run until every adapter stops, Ctrl-C, or one fails (then all stop and it is raised)."""
+@dataclass
+class Drain:
+    """What a graceful stop waits for: the router stops accepting, the pool drains."""
+
+    router: Router
+    pool: AnswerPool
+    grace: float = 30.0
+
+
+def run_all(adapters: list[Adapter], drain: Drain | None = None) -> None:
+    """Run until every adapter stops, a stop signal, or one fails (then all stop and it is
+    raised). On SIGTERM/SIGINT the answers in flight finish first (``drain``)."""
     failure: list[BaseException] = []
     stopped = threading.Event()
+    received: list[str] = []
 
     def target(adapter: Adapter) -> None:
         try:
@@ -56,18 +78,47 @@ def run_all(adapters: list[Adapter]) -> None:
             stopped.set()
 
     threads = [threading.Thread(target=target, args=(a,), daemon=True) for a in adapters]
-    for thread in threads:
-        thread.start()
-    try:
+    with _stop_signals(received, stopped):
+        for thread in threads:
+            thread.start()
         while not stopped.wait(0.5):
             pass
-    except KeyboardInterrupt:
-        log.warning("stopping")
+    try:
+        if received and drain is not None:
+            _drain(received[0], drain)
     finally:
         for adapter in adapters:
             _close_quietly(adapter)
-    if failure:
+    if failure and not received:
         raise failure[0]
+
+
+def _drain(signal_name: str, drain: Drain) -> None:
+    drain.router.stop_accepting()
+    started, waiting = time.monotonic(), drain.pool.active
+    left = drain.pool.drain(drain.grace)
+    sys.stderr.write(
+        f"Stopping on {signal_name}: {waiting - left} answer(s) in flight finished"
+        + (f", {left} abandoned after {drain.grace:g} s (SHUTDOWN_GRACE)" if left else "")
+        + f" in {time.monotonic() - started:.1f} s.\n")
+
+
+@contextmanager
+def _stop_signals(received: list[str], stopped: threading.Event) -> Iterator[None]:
+    """SIGTERM and SIGINT set ``stopped`` (and record their name) while inside."""
+    def handler(signum: int, _frame: object) -> None:
+        received.append(signal.Signals(signum).name)
+        stopped.set()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only: nothing to install here
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _close_quietly(adapter: Any) -> None:

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     )
     history_turns: int = Field(6, ge=0, le=50)
     max_question_chars: int = Field(2000, ge=10)
+    shutdown_grace: float = Field(
+        30.0, ge=0, le=600,
+        description="Seconds serve waits for answers in flight on SIGTERM/SIGINT.")
     company_name: str = Field("Orbitask", min_length=1)
 
     # serving (all platforms)

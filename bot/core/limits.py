@@ -44,11 +44,15 @@ class AnswerPool:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="answer")
         self._slots = threading.BoundedSemaphore(max_pending)
         self.timeout = timeout
+        self._active = 0  # submitted jobs whose callbacks have not finished yet
+        self._idle = threading.Condition()
 
     def submit(self, job: Callable[[], object], on_done: Callable[[object], None],
                on_timeout: Callable[[], None], on_error: Callable[[BaseException], None]) -> bool:
         if not self._slots.acquire(blocking=False):
             return False
+        with self._idle:
+            self._active += 1
         settled = threading.Event()
 
         def timed_out() -> None:
@@ -62,19 +66,37 @@ class AnswerPool:
         def finished(future: Future[object]) -> None:
             timer.cancel()
             self._slots.release()
-            if settled.is_set():
-                return
-            settled.set()
-            error = future.exception()
-            if error is not None:
-                on_error(error)
-            else:
-                on_done(future.result())
+            try:
+                if settled.is_set():
+                    return
+                settled.set()
+                error = future.exception()
+                if error is not None:
+                    on_error(error)
+                else:
+                    on_done(future.result())
+            finally:
+                with self._idle:
+                    self._active -= 1
+                    self._idle.notify_all()
 
         future = self._executor.submit(job)
         timer.start()
         future.add_done_callback(finished)
         return True
+
+    @property
+    def active(self) -> int:
+        """Jobs submitted and not yet finished (their ``on_done`` included)."""
+        with self._idle:
+            return self._active
+
+    def drain(self, timeout: float) -> int:
+        """Wait up to ``timeout`` seconds for every submitted job to finish and its callback to
+        run (an answer generated and posted); returns how many are still running."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._active == 0, timeout)
+            return self._active
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -25,6 +25,7 @@ DEFAULT_REACTIONS: Mapping[str, int] = {
 BUSY = "I'm answering a lot of questions right now — please try again in a minute."
 TOO_SLOW = "Sorry, that took too long to answer. Please try again, or ask for a human."
 RATE_LIMITED = "You're asking faster than I can answer — please wait a moment and try again."
+RESTARTING = "I'm restarting right now — please ask again in a minute."
 
 
 class Router:
@@ -39,6 +40,11 @@ class Router:
         self.reactions = dict(reactions)
         self.limiter = limiter or RateLimiter(0)
         self.admins = dict(admins or {})  # platform → user ids and role names allowed
+        self.accepting = True  # False while shutting down: new questions get RESTARTING
+
+    def stop_accepting(self) -> None:
+        """Answer no new questions (those in flight still finish): the first step of a stop."""
+        self.accepting = False
 
     # questions --------------------------------------------------------------------------
     def claim(self, msg: IncomingMessage) -> bool:
@@ -55,6 +61,8 @@ class Router:
         reply whatever the first one was (too long, empty, rate-limited, busy, failed)."""
         if not claimed and not self.claim(msg):
             return Reply("", thread=msg.thread, duplicate=True)
+        if not self.accepting:
+            return Reply(RESTARTING, thread=msg.thread)
         event_id = delivery_key(msg.event_id) if msg.event_id else None
         text = msg.text.strip()
         if not text:
