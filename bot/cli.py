@@ -21,7 +21,8 @@ from rich.console import Console
 from bot.cli_common import JsonOpt, emit, get_runtime
 from bot.errors import InputError, SupportbotError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  pretty_exceptions_enable=False,
                   help="supportbot: answers support questions from your documents.")
 err = Console(stderr=True, highlight=False)
 
@@ -59,7 +60,8 @@ def _build(ctx: typer.Context, paths: list[Path] | None, kind: str, as_json: boo
 def ingest(
     ctx: typer.Context,
     paths: Annotated[list[Path] | None, typer.Argument(
-        help="Folders or files (.md .txt .html .pdf .docx). Default: the sample knowledge base.",
+        metavar="PATH", help="Folders or files (.md .txt .html .pdf .docx). Default: the "
+        "sample knowledge base.",
         show_default=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -147,7 +149,8 @@ def serve(ctx: typer.Context) -> None:
     run_all(adapters, Drain(runtime.router, runtime.pool, runtime.settings.shutdown_grace))
 
 
-feedback_app = typer.Typer(help="Feedback (reactions) on the bot's answers.", no_args_is_help=True)
+feedback_app = typer.Typer(help="Feedback (reactions) on the bot's answers.",
+                           no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(feedback_app, name="feedback")
 
 

@@ -18,7 +18,7 @@ from bot.errors import InputError, SupportbotError
 
 quarantine_app = typer.Typer(
     help="Passages kept out of the index as instructions to the assistant: list, release.",
-    no_args_is_help=True)
+    no_args_is_help=True, rich_markup_mode=None)
 
 
 def list_(ctx: typer.Context, show_all: Annotated[bool, typer.Option(

@@ -15,14 +15,14 @@ from training.dataset import BITEXT_LIMIT
 from training.train import DECLINE_SHARE, NO_DOCS_SHARE, TrainConfig
 
 adapters_app = typer.Typer(help="Trained LoRA adapters: list, promote, roll back.",
-                           no_args_is_help=True)
+                           no_args_is_help=True, rich_markup_mode=None)
 
 
 def train(
     ctx: typer.Context,
     data: Annotated[list[Path] | None, typer.Option(
-        "--data", help="Extra training data: .jsonl {question, answer[, context|source]} "
-        "or a Bitext .csv. Repeatable.")] = None,
+        "--data", metavar="FILE", help="Extra training data: .jsonl {question, answer[, "
+        "context|source]} or a Bitext .csv. Repeatable.")] = None,
     data_limit: Annotated[int | None, typer.Option(
         min=1, help="Examples at most from each --data file (default: all of a .jsonl, "
         f"{BITEXT_LIMIT} of a Bitext .csv, spread over its intents).")] = None,

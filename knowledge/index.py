@@ -43,13 +43,14 @@ from llama_index.core import Document, StorageContext, VectorStoreIndex, load_in
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
 from llama_index.core.node_parser import SentenceSplitter
-from llama_index.core.schema import BaseNode, TransformComponent
+from llama_index.core.schema import BaseNode, MetadataMode, TransformComponent
 from llama_index.core.storage.docstore import SimpleDocumentStore
 from llama_index.core.storage.storage_context import IMAGE_VECTOR_STORE_NAMESPACE
 from llama_index.core.vector_stores.simple import DEFAULT_VECTOR_STORE, NAMESPACE_SEP
 from llama_index.core.vector_stores.types import VectorStoreQuery, VectorStoreQueryResult
 from llama_index.retrievers.bm25 import BM25Retriever
 from llama_index.vector_stores.faiss import FaissMapVectorStore
+from tqdm import tqdm
 
 from bot.errors import IndexMissingError, SourceError
 from knowledge.folder import MANIFEST, IndexFolder
@@ -243,7 +244,10 @@ class KnowledgeBase(IndexFolder):
         previous = self.manifest()
         paths = ([Path(p).resolve() for p in sources] if sources
                  else self._previous_sources(previous))
-        loaded = load_documents(discover(paths))
+        files = discover(paths)
+        with tqdm(total=len(files), desc="Reading", unit="doc", disable=not show_progress,
+                  leave=False) as bar:
+            loaded = load_documents(files, on_file=lambda _f: bar.update())
         for file, reason in loaded.skipped:  # reported once: to the caller, else to the log
             if on_skip is not None:
                 on_skip(file, reason)
@@ -309,8 +313,8 @@ class KnowledgeBase(IndexFolder):
             transformations=self._transformations(), docstore=ingest_store,
             docstore_strategy=DocstoreStrategy.DUPLICATES_ONLY,
         )
-        new_nodes = pipeline.run(documents=documents, show_progress=show_progress,
-                                 store_doc_text=False)  # the hashes are all it needs
+        new_nodes = pipeline.run(documents=documents, store_doc_text=False)  # hashes suffice
+        self._embed(new_nodes, show_progress)
         index = index or self._new_index(new_nodes)
         index.insert_nodes(new_nodes)  # already embedded
         nodes = self._persist(folder, index, ingest_store)
@@ -341,8 +345,21 @@ class KnowledgeBase(IndexFolder):
             SectionSplitter(chunk_size=self.config.chunk_size,
                             chunk_overlap=self.config.chunk_overlap,
                             tokenizer=self.tokenizer, id_func=_chunk_id),  # type: ignore[call-arg]
-            self.embed_model,
         ]
+
+    def _embed(self, nodes: Sequence[BaseNode], show_progress: bool) -> None:
+        """Embed the new chunks in batches, as the pipeline's embedding step would, with a
+        progress bar that counts chunks (the pipeline's counts its two steps)."""
+        size = max(1, int(getattr(self.embed_model, "embed_batch_size", 32)))
+        with tqdm(total=len(nodes), desc="Embedding", unit="chunk", disable=not show_progress,
+                  leave=False) as bar:
+            for start in range(0, len(nodes), size):
+                batch = nodes[start:start + size]
+                vectors = self.embed_model.get_text_embedding_batch(
+                    [n.get_content(metadata_mode=MetadataMode.EMBED) for n in batch])
+                for node, vector in zip(batch, vectors, strict=True):
+                    node.embedding = vector
+                bar.update(len(batch))
 
     def _swap(self, name: str) -> None:
         """Point CURRENT at ``name`` atomically, then drop all but the previous build."""

@@ -1,12 +1,25 @@
 #!/usr/bin/env bash
 # Create .venv and install supportbot (and, with "dev", the test tools). Idempotent.
-# torch is pinned in pyproject.toml to the CPU build; llama-cpp-python compiles once (~3 min)
-# and pip caches the wheel.
+# torch is pinned in pyproject.toml to the CPU build; llama-cpp-python compiles from source the
+# first time (5-15 minutes on 2 cores) and pip caches the wheel, so later runs take seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
 extra=""
 [ "${1:-}" = "dev" ] && extra="[dev]"
+step() { printf 'setup: %s\n' "$*" >&2; }
+
+if [ ! -x .venv/bin/python ]; then
+  step "creating .venv with $("$PY" --version 2>&1)"
+  "$PY" -m venv .venv
+fi
+if .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
+  step "updating the install in .venv (seconds)"
+else
+  step "installing supportbot${extra} into .venv — the first time, llama-cpp-python compiles" \
+       "from source: 5-15 minutes on 2 cores with little output (pip caches the wheel)"
+fi
+started=$SECONDS
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".${extra}"
+step "done in $((SECONDS - started)) s"

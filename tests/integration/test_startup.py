@@ -54,7 +54,7 @@ def probe(args: list[str], home: Path, tmp_path: Path) -> dict[str, Any]:
 @pytest.mark.parametrize(("args", "code", "says"), [
     (["status", "--json"], 0, ""),
     (["ingest", "missing-folder"], 2, "no such file or folder"),
-    (["ask", "How do refunds work?"], 1, "No knowledge index yet"),
+    (["ask", "How do refunds work?"], 2, "No knowledge index yet"),
     (["train", "--data", "missing.jsonl"], 2, "no such file — check the path"),
     (["feedback", "export", "--out", "fb.jsonl"], 0, ""),
 ])
