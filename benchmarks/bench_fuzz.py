@@ -19,6 +19,7 @@ import io
 import json
 import logging
 import random
+import re
 import sys
 import tempfile
 import threading
@@ -66,7 +67,7 @@ def fuzz_value(rng: random.Random, depth: int = 0) -> Any:
 def mention(i: int, text: str = "how do refunds work?") -> dict[str, Any]:
     return {"type": "event_callback", "team_id": "T1", "api_app_id": "A1", "event_id": f"Ev{i}",
             "event_time": int(time.time()),
-            "event": {"type": "app_mention", "user": f"U{i % 50:04d}", "channel": "C1",
+            "event": {"type": "app_mention", "user": f"U{i % 50:04d}", "channel": f"C{i}",
                       "ts": f"1700000000.{i:06d}", "text": f"<@{BOT_USER_ID}> {text}"}}
 
 
@@ -173,7 +174,10 @@ def run_slack(n: int, seed: int, log: io.StringIO) -> dict[str, Any]:
         wanted = len({key for *_, key in plan if key})
         api.wait_for("chat.postMessage", wanted, timeout=120)
         time.sleep(1.0)  # a second (wrong) reply would show up by now
-        posts = Counter(str(c.params.get("thread_ts")) for c in api.of("chat.postMessage"))
+        # every generated event has a channel of its own ("C<i>"; repeats reuse it): a second
+        # post there is a second reply to one message. Posts to fuzzed channels are not counted.
+        posts = Counter(str(c.params.get("channel")) for c in api.of("chat.postMessage")
+                        if re.fullmatch(r"C\d+", str(c.params.get("channel"))))
         alive = server.is_alive()
         adapter.close()
         store.close()
@@ -197,6 +201,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--log", type=Path, help="also write each platform's log here")
     args = parser.parse_args()
     from fuzz_discord import run_discord
 
@@ -209,6 +214,9 @@ def main() -> None:
         started = time.perf_counter()
         result[name] = runner(args.requests, args.seed, log) | {
             "seconds": round(time.perf_counter() - started, 1)}
+        if args.log:
+            with args.log.open("a") as out:
+                out.write(log.getvalue())
     print(json.dumps(result) if args.json else render(result))
     asyncio.set_event_loop(None)
 

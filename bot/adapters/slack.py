@@ -52,15 +52,17 @@ class _QuietHandler(WSGIRequestHandler):
 
 class _BoltNoise(logging.Filter):
     """bolt warns that the token is unused whenever SLACK_BOT_TOKEN is in the environment (we
-    hand it a client instead), and logs a multi-line hint for every event type nobody
-    listens to: the first is dropped, the second cut to its first line."""
+    hand it a client instead), logs a multi-line hint for every request nobody listens to and
+    a traceback when its middleware fails on an odd body: the first is dropped, the others cut
+    to their first line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if "will be unused" in message:
             return False
-        if "\n" in message:
+        if "\n" in message or record.exc_info:
             record.msg, record.args = message.splitlines()[0][:120], None
+            record.exc_info = record.exc_text = None  # one line, never a traceback
         return True
 
 

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 PATH = "/slack/events"
 MAX_BODY = 1 << 20  # Slack's largest payloads (modal views) are well under 1 MiB
+DRAIN_LIMIT = 16 << 20  # an oversized body up to this size is read and dropped before the 413
 MAX_SKEW = 300  # seconds: Slack's own replay window for X-Slack-Request-Timestamp
 MAX_DEPTH = 32  # JSON nesting deeper than any Slack payload is refused before json parses it
 LOG_BURST, LOG_WINDOW = 5, 60.0
@@ -98,14 +99,14 @@ def check_body(content_type: str, body: bytes) -> None:
     except UnicodeDecodeError:
         raise Rejected("400 Bad Request", "body is not UTF-8") from None
     if content_type.startswith("application/json"):
-        _check_event(_json_object(text, "body"))
+        _check_shape(_json_object(text, "body"), "body")
     elif content_type.startswith("application/x-www-form-urlencoded"):
         try:
             form = parse_qs(text, keep_blank_values=True, strict_parsing=bool(text))
         except ValueError:
             raise Rejected("400 Bad Request", "malformed form body") from None
         if "payload" in form:
-            _json_object(form["payload"][0], "payload")
+            _check_shape(_json_object(form["payload"][0], "payload"), "payload")
     else:
         raise Rejected("400 Bad Request", f"unsupported content type {content_type[:40]!r}")
 
@@ -122,13 +123,29 @@ def _json_object(text: str, what: str) -> dict[str, Any]:
     return value
 
 
-def _check_event(body: dict[str, Any]) -> None:
-    if not isinstance(body.get("type", ""), str):
-        raise Rejected("400 Bad Request", "'type' is not a string")
-    event = body.get("event")
-    if event is not None and not (isinstance(event, dict)
-                                  and isinstance(event.get("type", ""), str)):
-        raise Rejected("400 Bad Request", "'event' is not an object with a string type")
+# What bolt reads while routing (slack_bolt.request.internals): ids that must be a string or an
+# object, objects it descends into, and "authorizations", a list of objects. Any other shape
+# makes bolt raise or answer 500, so it is refused here.
+_IDS = ("user", "channel", "team", "enterprise")
+_NESTED = ("event", "message", "previous_message", "item", "assistant_thread", "view")
+
+
+def _check_shape(value: dict[str, Any], where: str, depth: int = 0) -> None:
+    if not isinstance(value.get("type", ""), str | None):
+        raise Rejected("400 Bad Request", f"{where}.type is not a string")
+    for key in _IDS:
+        if not isinstance(value.get(key), str | dict | None):
+            raise Rejected("400 Bad Request", f"{where}.{key} is neither a string nor an object")
+    grants = value.get("authorizations")
+    if grants is not None and not (isinstance(grants, list)
+                                   and all(isinstance(g, dict) for g in grants)):
+        raise Rejected("400 Bad Request", f"{where}.authorizations is not a list of objects")
+    if "event" in value and not isinstance(value["event"], dict):
+        raise Rejected("400 Bad Request", f"{where}.event is not an object")
+    for key in _NESTED:
+        inner = value.get(key)
+        if isinstance(inner, dict) and depth < 2:
+            _check_shape(inner, f"{where}.{key}", depth + 1)
 
 
 def _depth(text: str) -> int:
@@ -165,11 +182,18 @@ class SlackGate:
             return _plain(start_response, refused.status, refused.reason)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
+        answered: list[tuple[str, list[tuple[str, str]]]] = []
         try:
-            return list(self.inner(environ, start_response))
-        except Exception as exc:  # noqa: BLE001 - a bug of ours must not become a 5xx loop
-            log.error("slack http: request failed inside bolt: %s", type(exc).__name__)
+            chunks = list(self.inner(environ, lambda status, headers, *_: answered.append(
+                (status, headers))))
+        except Exception as exc:  # noqa: BLE001 - what bolt cannot handle is a bad request
+            answered, chunks = [("500 Internal Server Error", [])], [type(exc).__name__.encode()]
+        status, headers = answered[0] if answered else ("500 Internal Server Error", [])
+        if status.startswith("5"):  # bolt failed on this body: the client's input, not us
+            self.reject_log("400 Bad Request", f"bolt could not handle it ({status[:3]})")
             return _plain(start_response, "400 Bad Request", "request could not be handled")
+        start_response(status, headers)
+        return chunks
 
     def _checked(self, environ: Mapping[str, Any]) -> bytes:
         if environ.get("PATH_INFO", "") != PATH:
@@ -180,11 +204,21 @@ class SlackGate:
         if not (length.isascii() and length.isdigit()):
             raise Rejected("400 Bad Request", "malformed Content-Length")
         if int(length) > MAX_BODY:
+            _discard(environ["wsgi.input"], min(int(length), DRAIN_LIMIT))
             raise Rejected("413 Content Too Large", "body over 1 MiB")
         body = environ["wsgi.input"].read(int(length)) if int(length) else b""
         check_signature(environ, body, self.secret, self.clock())
         check_body(str(environ.get("CONTENT_TYPE") or ""), body)
         return bytes(body)
+
+
+def _discard(stream: Any, length: int) -> None:
+    """Read and drop an oversized body, so the client gets its 413 instead of a reset."""
+    while length > 0:
+        chunk = stream.read(min(length, 1 << 16))
+        if not chunk:
+            return
+        length -= len(chunk)
 
 
 def _plain(start_response: StartResponse, status: str, text: str) -> list[bytes]:

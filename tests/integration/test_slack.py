@@ -162,9 +162,12 @@ def test_hostile_requests_get_4xx_and_one_log_line_each(
                                              "X-Slack-Signature": "v0=1"})]:
         assert rig.post(body, headers) == 401
     for body in ("[{}]", "[" * 5000 + "]" * 5000, '{"event": []}', "{",
-                 '{"type": "event_callback", "event": {"type": "reaction_added", "item": 7}}'):
+                 '{"type": "event_callback", "event": {"type": "reaction_added", "item": 7}}',
+                 '{"type": "event_callback", "team_id": [], "event": {"type": "app_mention", '
+                 '"user": true, "channel": "C1"}}', '{"type": "event_callback", "event": null}'):
         status = rig.post(body, signed_headers(SECRET, body))
         assert status in (200, 400), body[:20]  # refused, or acknowledged and ignored
+    assert rig.post("{" + " " * (2 << 20) + "}", signed_headers(SECRET, "{}")) == 413
     assert "Traceback" not in caplog.text
     assert all(r.exc_info is None for r in caplog.records)
     assert rig.engine.asked == [] and rig.api.of("chat.postMessage") == []

@@ -116,7 +116,11 @@ def test_signed_event_reaches_bolt_and_hostile_shapes_do_not() -> None:
     deep = b"[" * 5000 + b"]" * 5000
     cases = {good: "200 OK", b"[{}]": "400 Bad Request", deep: "400 Bad Request",
              b"\xff\xfe{}": "400 Bad Request", b'{"event": []}': "400 Bad Request",
-             b'{"type": 1}': "400 Bad Request", b"{": "400 Bad Request"}
+             b'{"type": 1}': "400 Bad Request", b"{": "400 Bad Request",
+             b'{"event": null}': "400 Bad Request",  # shapes bolt's routing raises on
+             b'{"event": {"type": "app_mention", "user": true}}': "400 Bad Request",
+             b'{"event": {"type": "x", "channel": 0.5}}': "400 Bad Request",
+             b'{"authorizations": "abc"}': "400 Bad Request"}
     for body, expected in cases.items():
         headers = {"X-Slack-Request-Timestamp": str(NOW), "X-Slack-Signature": _sign(body)}
         assert call(gate, body, headers)[0] == expected, body[:20]
