@@ -12,3 +12,4 @@ test:
 lint:
 	.venv/bin/ruff check .
 	.venv/bin/mypy bot knowledge training benchmarks
+	.venv/bin/lint-imports

@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 
 from bot.cli_common import JsonOpt, emit, get_runtime
-from bot.errors import InputError, SupportbotError
+from knowledge.errors import InputError, SupportbotError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   pretty_exceptions_enable=False,

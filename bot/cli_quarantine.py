@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli_common import JsonOpt, emit, get_runtime
-from bot.errors import InputError, SupportbotError
+from knowledge.errors import InputError, SupportbotError
 
 quarantine_app = typer.Typer(
     help="Passages kept out of the index as instructions to the assistant: list, release.",

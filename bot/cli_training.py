@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from bot.cli_common import JsonOpt, emit, get_runtime
-from bot.errors import InputError
+from knowledge.errors import InputError
 from training.dataset import BITEXT_LIMIT
 from training.train import DECLINE_SHARE, NO_DOCS_SHARE, TrainConfig
 

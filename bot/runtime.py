@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from bot.core.limits import AnswerPool, RateLimiter
 from bot.core.router import Router
-from bot.errors import RefreshInProgressError, SupportbotError
 from bot.settings import Settings
 from bot.storage import Store
 from knowledge.embed import DEFAULT_NAME, make_embed_model, token_counter
+from knowledge.errors import RefreshInProgressError, SupportbotError
 from knowledge.folder import REFRESH_RUNNING, IndexFolder
 from knowledge.ingest import discover
 from knowledge.llm import ChatModel, ModelProvider, ModelSpec
@@ -152,7 +152,7 @@ class Runtime:
 
     def resolve_adapter(self, adapter: str | None) -> tuple[str, Path]:
         """A registry version, an adapter folder (GGUF or PEFT), or the active adapter."""
-        from bot.errors import InputError
+        from knowledge.errors import InputError
 
         if adapter is None:
             active = self.active_adapter()
@@ -238,7 +238,7 @@ class Runtime:
     def training_lock(self) -> Any:
         from filelock import FileLock, Timeout
 
-        from bot.errors import RefreshInProgressError
+        from knowledge.errors import RefreshInProgressError
 
         self.settings.adapters_dir.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(self.settings.adapters_dir / "train.lock"))

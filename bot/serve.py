@@ -21,8 +21,8 @@ from typing import Any, Protocol
 
 from bot.core.limits import AnswerPool
 from bot.core.router import Router
-from bot.errors import SupportbotError
 from bot.runtime import Runtime
+from knowledge.errors import SupportbotError
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.errors import ConfigError
+from knowledge.errors import ConfigError
 from knowledge.prompts import CONTEXT_CHARS
 
 LLMBackend = Literal["llama_cpp", "transformers", "openai"]

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot.errors import ConfigError, ModelError
+from knowledge.errors import ConfigError, ModelError
 
 DEFAULT_NAME = "all-MiniLM-L6-v2"
 

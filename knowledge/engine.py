@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 from llama_index.core.schema import BaseNode
 
-from bot.core.citations import hollow_claim, strip_invalid
-from bot.core.types import Answer, Source, Turn
+from knowledge.citations import hollow_claim, strip_invalid
 from knowledge.facts import complete_sentences
 from knowledge.guard import (
     SECRET_REASON,
@@ -38,6 +37,7 @@ from knowledge.prompts import (
 )
 from knowledge.quote import ANSWER_SIMILARITY, QUOTE_SENTENCES, Quote, Quoter
 from knowledge.retrieve import HybridRetriever
+from knowledge.types import Answer, Source, Turn
 
 HANDOFF = "Would you like me to connect you with a member of our support team?"
 # What a customer sees instead of an answer the security check blocked (never the answer).

@@ -14,7 +14,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from bot.errors import IndexMissingError, RefreshInProgressError
+from knowledge.errors import IndexMissingError, RefreshInProgressError
 
 MANIFEST = "manifest.json"
 LOCK_FILE = "refresh.lock"

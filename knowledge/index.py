@@ -52,7 +52,7 @@ from llama_index.retrievers.bm25 import BM25Retriever
 from llama_index.vector_stores.faiss import FaissMapVectorStore
 from tqdm import tqdm
 
-from bot.errors import IndexMissingError, SourceError
+from knowledge.errors import IndexMissingError, SourceError
 from knowledge.folder import MANIFEST, IndexFolder
 from knowledge.ingest import discover, load_documents
 from knowledge.quarantine import Quarantine, screen

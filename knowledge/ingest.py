@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.errors import SourceError
+from knowledge.errors import SourceError
 
 if TYPE_CHECKING:  # LlamaIndex loads when files are read: ``discover`` checks paths at once
     from llama_index.core import Document

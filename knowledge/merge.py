@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bot.errors import ModelError
+from knowledge.errors import ModelError
 
 _SKIP_FIELDS = ("GGUF.", "general.architecture", "general.file_type")
 

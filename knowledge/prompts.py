@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from bot.core.types import Turn
+from knowledge.types import Turn
 
 # The decline does not open with "I'm sorry": a small model answering a complaint ("i got charged
 # twice!!") starts with "I'm sorry" by habit, and when that opening was also the decline's, the

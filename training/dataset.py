@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bot.core.citations import CITATION
-from bot.errors import InputError
+from knowledge.citations import CITATION
+from knowledge.errors import InputError
 from knowledge.guard import ground
 from knowledge.prompts import (
     IDK_REPLY,

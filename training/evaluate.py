@@ -19,10 +19,10 @@ from pathlib import Path
 from statistics import fmean
 from typing import Any
 
-from bot.core.citations import CITATION
-from bot.core.types import Answer
-from bot.errors import InputError
+from knowledge.citations import CITATION
+from knowledge.errors import InputError
 from knowledge.prompts import says_dont_know
+from knowledge.types import Answer
 from training.trust import trust_scores
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")

@@ -18,7 +18,7 @@ import gguf
 import torch
 from safetensors.torch import load_file
 
-from bot.errors import ModelError
+from knowledge.errors import ModelError
 
 ARCHES = {"llama": gguf.MODEL_ARCH.LLAMA}
 

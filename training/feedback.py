@@ -11,8 +11,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass, replace
 
-from bot.core.citations import cited_numbers
 from bot.storage.store import Store, TrainingFeedbackRow
+from knowledge.citations import cited_numbers
 from knowledge.prompts import says_dont_know
 from training.dataset import Example
 

@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from bot.core.types import Answer
-from bot.errors import InputError
 from bot.storage import Store
+from knowledge.errors import InputError
 from knowledge.prompts import ContextChunk
+from knowledge.types import Answer
 from training.dataset import (
     BITEXT_LIMIT,
     TONE_KINDS,

@@ -19,9 +19,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.errors import InputError
 from bot.storage import Store
 from bot.storage.models import TrainingRun, utcnow
+from knowledge.errors import InputError
 
 GGUF_NAME = "adapter.gguf"
 # The adapter a fresh home serves (``AdapterRegistry.install``): built by the project's own

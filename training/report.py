@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.core.types import Answer
+from knowledge.types import Answer
 from training.evaluate import QAItem, Scores, aggregate, collect, says_idk
 
 CONFIGS = ("base", "base+rag", "tuned", "tuned+rag")

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.errors import ConfigError, ModelError
+from knowledge.errors import ConfigError, ModelError
 
 # Share of training records that end in a decline (RAFT's distractor-only examples plus the
 # data's own; training.dataset.balance_declines). RAFT used 0.2. 0 by default: serving decides

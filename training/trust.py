@@ -17,7 +17,7 @@ from knowledge.facts import Evidence, facts, markers_inside, missing
 from knowledge.prompts import says_dont_know
 
 if TYPE_CHECKING:
-    from bot.core.types import Answer
+    from knowledge.types import Answer
     from training.evaluate import QAItem
 
 _MARKERS = re.compile(r"\s*\[\d{1,2}\]")

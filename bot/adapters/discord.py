@@ -29,7 +29,7 @@ from bot.adapters.discord_payloads import (
 from bot.core.limits import AnswerPool
 from bot.core.router import BUSY, TOO_SLOW, Router
 from bot.core.types import AdminCommand, Reply, Ticket
-from bot.errors import ConfigError
+from knowledge.errors import ConfigError
 
 log = logging.getLogger(__name__)
 FAILED = "Sorry, something went wrong while answering — please try again."

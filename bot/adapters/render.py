@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from bot.core.citations import cited_numbers
 from bot.core.types import Reply, Source
+from knowledge.citations import cited_numbers
 
 
 def source_lines(sources: tuple[Source, ...], text: str) -> list[str]:

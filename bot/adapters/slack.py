@@ -31,7 +31,7 @@ from bot.adapters.slack_payloads import (
 from bot.core.limits import AnswerPool
 from bot.core.router import BUSY, TOO_SLOW, Router
 from bot.core.types import IncomingMessage, Reply, Ticket
-from bot.errors import ConfigError
+from knowledge.errors import ConfigError
 
 log = logging.getLogger(__name__)
 WORKING = "_Looking that up…_"

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from bot.core.limits import RateLimiter
 from bot.core.ports import AnswerPort, KnowledgeAdminPort, StorePort
 from bot.core.types import AdminCommand, IncomingMessage, ReactionEvent, Reply, Ticket
-from bot.errors import SupportbotError
+from knowledge.errors import SupportbotError
 
 log = logging.getLogger(__name__)
 

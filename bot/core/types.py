@@ -1,61 +1,16 @@
-"""Frozen domain types that adapters produce and the router consumes."""
+"""Frozen domain types that adapters produce and the router consumes.
+
+``Turn``, ``Source`` and ``Answer`` are the engine's (``knowledge.types``), re-exported here.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
 
-Role = Literal["user", "assistant"]
+from knowledge.types import Answer, Role, Source, Turn
 
-
-@dataclass(frozen=True)
-class Turn:
-    """One earlier message of a conversation, as the engine sees it."""
-
-    role: Role
-    text: str
-
-
-@dataclass(frozen=True)
-class Source:
-    """A retrieved chunk: ``id`` is stable across refreshes while its text is unchanged."""
-
-    id: str
-    source: str
-    title: str
-    score: float
-    text: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "source": self.source,
-            "title": self.title,
-            "score": self.score,
-            "text": self.text,
-        }
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What the engine returns: text with ``[n]`` citations into ``sources`` (1-based)."""
-
-    text: str
-    sources: tuple[Source, ...]
-    latency_ms: float
-    model: str
-    adapter: str | None
-    query: str
-    context: str = ""
-    grounded: bool = True  # False when nothing relevant was found and the bot said so
-    security: str = ""  # why the security check blocked the model's answer ("" = it did not)
-
-    def cited_sources(self) -> tuple[Source, ...]:
-        """The sources the text actually cites, in citation order."""
-        from bot.core.citations import cited_numbers
-
-        return tuple(self.sources[n - 1] for n in cited_numbers(self.text, len(self.sources)))
-
+__all__ = ["AdminCommand", "Answer", "IncomingMessage", "ReactionEvent", "Reply", "Role",
+           "Source", "Ticket", "Turn"]
 
 @dataclass(frozen=True)
 class IncomingMessage:

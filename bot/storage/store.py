@@ -19,7 +19,6 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.types import Answer, Turn
-from bot.errors import ConfigError
 from bot.storage.models import (
     AdminAction,
     Conversation,
@@ -31,6 +30,7 @@ from bot.storage.models import (
     utcnow,
 )
 from bot.storage.revisions import MIGRATIONS, head_revision
+from knowledge.errors import ConfigError
 
 
 @dataclass(frozen=True)

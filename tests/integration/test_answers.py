@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from bot.core.citations import cited_numbers
 from bot.core.router import Router
 from bot.core.types import IncomingMessage
 from bot.storage import Store
+from knowledge.citations import cited_numbers
 from knowledge.engine import HANDOFF
 from knowledge.prompts import IDK_REPLY, REDACTED
 from tests.fakes import FakeChatModel

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import SourceError
+from knowledge.errors import SourceError
 from knowledge.index import KnowledgeBase
 from knowledge.ingest import discover, load_documents
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from bot.errors import IndexMissingError, SourceError
 from knowledge.embed import DEFAULT_NAME, token_counter
 from knowledge.engine import AnswerEngine, EngineConfig
+from knowledge.errors import IndexMissingError, SourceError
 from knowledge.index import MANIFEST, STORE_FORMAT, IndexConfig, KnowledgeBase
 from tests.fakes import FakeChatModel, WrappedEmbedding
 from tests.helpers import PLANTED

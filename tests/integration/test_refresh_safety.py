@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from filelock import FileLock
 
-from bot.errors import RefreshInProgressError, SourceError
 from knowledge.engine import AnswerEngine, EngineConfig
+from knowledge.errors import RefreshInProgressError, SourceError
 from knowledge.index import KnowledgeBase
 from tests.fakes import FakeChatModel, WrappedEmbedding
 from tests.helpers import subprocess_env

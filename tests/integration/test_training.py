@@ -130,7 +130,7 @@ def test_merged_adapter_answers_like_the_adapter_applied_per_token(
 
 
 def test_merging_a_file_that_is_no_lora_is_a_clear_error(tmp_path: Path) -> None:
-    from bot.errors import ModelError
+    from knowledge.errors import ModelError
     from knowledge.llm import embedded_gguf
     from knowledge.merge import merged_model
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.core.citations import cited_numbers, hollow_claim, strip_invalid
 from bot.core.types import Answer
+from knowledge.citations import cited_numbers, hollow_claim, strip_invalid
 from tests.fakes import make_source
 
 REFUNDS = make_source(1, "billing/refunds.md",

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from bot.core.types import Answer, Source
-from bot.errors import InputError
 from bot.storage import Store
+from knowledge.errors import InputError
 from knowledge.prompts import IDK_REPLY, ContextChunk, build_messages, format_context
 from training.dataset import (
     Example,

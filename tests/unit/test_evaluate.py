@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.core.types import Answer, Source
-from bot.errors import InputError
+from knowledge.errors import InputError
 from knowledge.prompts import IDK_REPLY
 from training.evaluate import (
     QAItem,

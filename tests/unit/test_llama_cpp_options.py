@@ -6,8 +6,8 @@ import llama_cpp
 import llama_cpp.llama as llama_module
 import pytest
 
-from bot.errors import ConfigError
 from knowledge import llm
+from knowledge.errors import ConfigError
 from knowledge.llm import ModelSpec
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.errors import InputError
+from knowledge.errors import InputError
 from training.dataset import Example, load_seed
 from training.evaluate import QAItem
 from training.pipeline import TrainRequest, split, summary

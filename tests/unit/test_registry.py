@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import InputError
 from bot.storage import Store
+from knowledge.errors import InputError
 from training.registry import AdapterRegistry
 
 

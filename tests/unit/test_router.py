@@ -6,8 +6,8 @@ import pytest
 
 from bot.core.router import Router
 from bot.core.types import IncomingMessage, ReactionEvent
-from bot.errors import ModelError
 from bot.storage import Store
+from knowledge.errors import ModelError
 from tests.fakes import FakeEngine
 
 

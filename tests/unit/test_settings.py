@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ConfigError
 from bot.settings import load_settings
+from knowledge.errors import ConfigError
 
 
 def _error(**overrides: object) -> str:

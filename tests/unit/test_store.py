@@ -13,11 +13,11 @@ from sqlalchemy import event, inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.types import Answer
-from bot.errors import ConfigError
 from bot.storage import Store
 from bot.storage.models import Base
 from bot.storage.revisions import head_revision as read_head
 from bot.storage.store import MIGRATIONS
+from knowledge.errors import ConfigError
 from tests.fakes import make_source
 
 TABLES = {"conversations", "messages", "feedback", "refresh_runs"}

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.errors import ConfigError
+from knowledge.errors import ConfigError
 from training.train import TrainConfig, lora_targets
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.types import Answer
-from bot.errors import InputError
+from knowledge.errors import InputError
 from knowledge.prompts import IDK_REPLY
 from tests.fakes import make_source
 from training.evaluate import QAItem, aggregate, load_qa
