@@ -11,10 +11,10 @@ import re
 from collections import Counter
 from dataclasses import dataclass, replace
 
-from bot.storage.store import Store, TrainingFeedbackRow
 from knowledge.citations import cited_numbers
 from knowledge.prompts import says_dont_know
 from training.dataset import Example
+from training.ports import TrainingFeedbackRow, TrainingStore
 
 # redaction -------------------------------------------------------------------------------
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
@@ -86,7 +86,8 @@ def _vote_examples(row: TrainingFeedbackRow) -> list[Example]:
     return [voted]
 
 
-def feedback_examples(store: Store, policy: FeedbackPolicy = FeedbackPolicy()) -> list[Example]:
+def feedback_examples(store: TrainingStore,
+                      policy: FeedbackPolicy = FeedbackPolicy()) -> list[Example]:
     """👍/👎 answers (and corrections after a 👎) as redacted, deduplicated examples.
 
     Votes on the same (question, answer) are summed: the example is kept with the sign of the

@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from bot.storage import Store
 from knowledge.errors import InputError
 from knowledge.prompts import ContextChunk
 from knowledge.types import Answer
@@ -29,6 +28,7 @@ from training.evaluate import QAItem, Scores, gate, score, split_heldout
 from training.export import peft_to_gguf
 from training.feedback import FeedbackPolicy, feedback_examples
 from training.kto import kto_ready, train_kto
+from training.ports import TrainingStore
 from training.registry import AdapterRegistry
 from training.train import DECLINE_SHARE, NO_DOCS_SHARE, BaseModel, TrainConfig, train_lora
 
@@ -54,7 +54,7 @@ class TrainRequest:
     config: TrainConfig = field(default_factory=TrainConfig)
 
 
-def gather(request: TrainRequest, store: Store) -> list[Example]:
+def gather(request: TrainRequest, store: TrainingStore) -> list[Example]:
     examples = load_seed() if request.use_seed else []
     for path in request.data:
         examples += load_any(Path(path), company=request.company,
@@ -71,7 +71,7 @@ def data_limit(path: Path, requested: int | None) -> int | None:
     return BITEXT_LIMIT if path.suffix.lower() == ".csv" else None
 
 
-def gather_votes(request: TrainRequest, store: Store) -> list[Example]:
+def gather_votes(request: TrainRequest, store: TrainingStore) -> list[Example]:
     """Labelled reactions (👍 and 👎) for KTO, when feedback is used at all."""
     if not request.use_feedback:
         return []
@@ -118,7 +118,7 @@ def evaluate_pair(items: Sequence[QAItem], current: Answerer,
             score(items, lambda item: candidate.answer(item.question)))
 
 
-def run_training(request: TrainRequest, *, registry: AdapterRegistry, store: Store,
+def run_training(request: TrainRequest, *, registry: AdapterRegistry, store: TrainingStore,
                  retrieve: Callable[[str], list[ContextChunk]] | None,
                  engine_for: Callable[[str | None], Answerer], base: BaseModel,
                  show_progress: bool = True) -> dict[str, Any]:

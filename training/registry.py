@@ -17,11 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
-from bot.storage import Store
-from bot.storage.models import TrainingRun, utcnow
 from knowledge.errors import InputError
+from training.ports import TrainingStore
 
 GGUF_NAME = "adapter.gguf"
 # The adapter a fresh home serves (``AdapterRegistry.install``): built by the project's own
@@ -44,7 +41,7 @@ class AdapterInfo:
 
 
 class AdapterRegistry:
-    def __init__(self, root: Path, store: Store) -> None:
+    def __init__(self, root: Path, store: TrainingStore) -> None:
         self.root, self.store = Path(root), store
 
     def path(self, version: str) -> Path:
@@ -67,16 +64,11 @@ class AdapterRegistry:
             time.sleep(1)
             version = time.strftime("v%Y%m%d-%H%M%S")
         self.path(version).mkdir(parents=True)
-        with self.store.session() as s:
-            s.add(TrainingRun(version=version, status="training", requested_by=requested_by))
+        self.store.add_training_run(version, "training", requested_by)
         return version
 
     def record(self, version: str, **fields: Any) -> None:
-        with self.store.session() as s:
-            run = s.scalar(select(TrainingRun).filter_by(version=version))
-            if run is not None:
-                for key, value in fields.items():
-                    setattr(run, key, value)
+        self.store.update_training_run(version, **fields)
         if "metrics" in fields or "gate" in fields:
             keys = ("data_hash", "examples", "metrics", "gate")
             report = {key: fields.get(key) for key in keys}
@@ -90,30 +82,18 @@ class AdapterRegistry:
         pointer = self.root / "ACTIVE.tmp"
         pointer.write_text(version)
         os.replace(pointer, self.root / "ACTIVE")
-        with self.store.session() as s:
-            for old in s.scalars(select(TrainingRun).filter_by(status="active")):
-                old.status = "retired"
-            run = s.scalar(select(TrainingRun).filter_by(version=version))
-            if run is not None:
-                run.status, run.promoted_at = "active", utcnow()
+        self.store.activate_training_run(version)
 
     def rollback(self) -> str | None:
         """Serve the adapter promoted before the current one (``None`` = the base model)."""
         current = self.active()
-        with self.store.session() as s:
-            earlier = s.scalars(
-                select(TrainingRun.version)
-                .where(TrainingRun.promoted_at.is_not(None), TrainingRun.version != current)
-                .order_by(TrainingRun.promoted_at.desc())
-            ).all()
+        earlier = self.store.promoted_versions(exclude=current)
         target = next((v for v in earlier if self.gguf(v).exists()), None)
         if target is not None:
             self.promote(target)
             return target
         (self.root / "ACTIVE").unlink(missing_ok=True)
-        with self.store.session() as s:
-            for run in s.scalars(select(TrainingRun).filter_by(status="active")):
-                run.status = "retired"
+        self.store.activate_training_run(None)
         return None
 
     def install(self, folder: Path) -> str | None:
@@ -121,9 +101,8 @@ class AdapterRegistry:
         ``provenance.json`` of the ``supportbot train`` run that built it) in a registry that
         never held one; its version, or ``None`` when an adapter was ever trained or installed
         here (a rollback to the base model stays a rollback)."""
-        with self.store.session() as s:
-            if s.scalar(select(TrainingRun.id).limit(1)) is not None:
-                return None
+        if self.store.has_training_runs():
+            return None
         provenance = json.loads((folder / "provenance.json").read_text(encoding="utf-8"))
         version = str(provenance["version"])
         target = self.path(version)
@@ -132,18 +111,15 @@ class AdapterRegistry:
         partial = target / f"{GGUF_NAME}.partial"
         shutil.copy2(folder / GGUF_NAME, partial)
         os.replace(partial, self.gguf(version))
-        with self.store.session() as s:
-            s.add(TrainingRun(version=version, status="candidate", requested_by="shipped",
-                              data_hash=provenance.get("data_hash"),
-                              examples=provenance.get("examples"),
-                              config=provenance.get("config"), metrics=provenance.get("metrics"),
-                              gate=provenance.get("gate")))
+        self.store.add_training_run(
+            version, "candidate", "shipped", data_hash=provenance.get("data_hash"),
+            examples=provenance.get("examples"), config=provenance.get("config"),
+            metrics=provenance.get("metrics"), gate=provenance.get("gate"))
         self.promote(version)
         return version
 
     def list(self) -> list[AdapterInfo]:
         active = self.active()
-        with self.store.session() as s:
-            runs = s.scalars(select(TrainingRun).order_by(TrainingRun.id)).all()
+        runs = self.store.training_runs()
         return [AdapterInfo(r.version, r.version == active, r.status, r.created_at.isoformat(),
                             r.metrics or {}, r.gate) for r in runs]

@@ -30,7 +30,9 @@ from bot.storage.models import (
     utcnow,
 )
 from bot.storage.revisions import MIGRATIONS, head_revision
+from bot.storage.training_runs import TrainingRuns
 from knowledge.errors import ConfigError
+from training.ports import TrainingFeedbackRow
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,9 @@ def _masked(url: str) -> str:
         return url.rsplit("@", 1)[-1]
 
 
-class Store:
-    """Conversations, messages, feedback and refresh runs. Migrates the schema on open."""
+class Store(TrainingRuns):
+    """Conversations, messages, feedback, refresh and training runs. Migrates the schema on
+    open. Implements ``bot.core.ports.StorePort`` and ``training.ports.TrainingStore``."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -360,25 +363,6 @@ class Store:
             )
             for f, a in rows
         ]
-
-
-@dataclass(frozen=True)
-class TrainingFeedbackRow:
-    """A vote joined with what was voted on, for building training data."""
-
-    feedback_id: int
-    platform: str
-    user: str
-    score: int
-    created_at: datetime
-    message_id: int
-    conversation_id: int
-    question: str
-    query: str
-    answer: str
-    context: str
-    sources: list[dict[str, Any]]
-    correction: str | None  # the first user message after the answer, before the next answer
 
 
 def _replies_after_answers(talk: list[Any]) -> dict[int, str]:
