@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from knowledge import words as _words
+from knowledge.words import STOPWORDS
+
 CITATION = re.compile(r"\[(\d{1,2})\]")
 MARKERS = re.compile(r"\s*\[\d{1,2}\]")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -46,7 +49,7 @@ _SPELLED = re.compile(r"\b(" + "|".join(w for w in _NUMBER_WORDS if w not in ("o
 _PATH_SEP = re.compile(r"\s*(?:>|→|›|»)\s*")
 _PATH = re.compile(r"([\w'’&()-]+)\s*(?:>|→|›|»)\s*(?=([\w'’&()-]+))")
 _NAME = re.compile(r"(?<![\w'’@./-])[A-Za-z][\w'’&-]*")
-WORD = re.compile(r"[a-z0-9]+")
+WORD = _words.WORD
 _SENTENCE = re.compile(r"(?<=[.!?])(?:\s*\[\d{1,2}\])*\s+|\n+")
 _LEAD = re.compile(r"^\s*(?:[-*•]\s+|\d{1,2}[.)]\s+|#+\s+)?(?:\*\*)?")
 # Capitalised words that are not names: greetings, openers and labels of the answer format.
@@ -55,16 +58,10 @@ i i'm i'll i've i'd ok okay yes no hi hello hey thanks thank please sorry sure n
 also however dear great unfortunately alternatively additionally first then next finally
 """
 _NOT_NAMES = frozenset(_NOT_NAMES_TEXT.split())
-_STOP_TEXT = """
-a about above after again all also am an and any are as at be because been before being below
-between both but by can could did do does doing down during each few for from further had has
-have having he her here hers him his how i if in into is it its itself just me more most my no
-nor not now of off on once only or other our ours out over own same she should so some such than
-that the their theirs them then there these they this those through to too under until up very
-was we were what when where which while who whom why will with would you your yours yourself
-get use using make sure need want like click select go open tap choose
-"""
-_STOP = frozenset(_STOP_TEXT.split())
+# Instruction verbs say nothing about which passage holds a fact.
+_STOP = STOPWORDS | frozenset(
+    ["get", "use", "using", "make", "sure", "need", "want", "like", "click", "select", "go",
+     "open", "tap", "choose"])
 
 
 # facts ------------------------------------------------------------------------------------
@@ -230,7 +227,8 @@ def stem(word: str) -> str:
 
 
 def content_words(text: str) -> set[str]:
-    return {w for w in WORD.findall(text.lower()) if w not in _STOP and len(w) > 2}
+    """Content words, instruction verbs left out too (``knowledge.words``)."""
+    return _words.content_words(text, _STOP)
 
 
 # A sentence's end: a stop before a space, or a line break (a list item's "2." is neither).

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from knowledge.types import Turn
+from knowledge.words import WORD
 
 # The decline does not open with "I'm sorry": a small model answering a complaint ("i got charged
 # twice!!") starts with "I'm sorry" by habit, and when that opening was also the decline's, the
@@ -62,13 +63,12 @@ class ContextChunk:
 # and close to the windows the adapter is trained on. The one place this default is written.
 CONTEXT_CHARS = 700
 
-_WORD = re.compile(r"[a-z0-9]+")
 _BREAK = re.compile(r"[.!?]\s+|\n+")
 
 
 def key_words(text: str) -> set[str]:
     """The words that say what a text is about (longer than 3 letters, or numbers)."""
-    return {w for w in _WORD.findall(text.lower()) if len(w) > 3 or w.isdigit()}
+    return {w for w in WORD.findall(text.lower()) if len(w) > 3 or w.isdigit()}
 
 
 def focus(chunk: ContextChunk, words: set[str], limit: int) -> ContextChunk:

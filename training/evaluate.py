@@ -23,22 +23,13 @@ from knowledge.citations import CITATION
 from knowledge.errors import InputError
 from knowledge.prompts import says_dont_know
 from knowledge.types import Answer
+from knowledge.words import WORD, content_words
 from training.trust import trust_scores
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _MARKER = re.compile(r"\s*\[\d{1,2}\]")
-_WORD = re.compile(r"[a-z0-9]+")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation)
-_STOPWORD_TEXT = """
-a about above after again all also am an and any are as at be because been before being below
-between both but by can could did do does doing down during each few for from further had has
-have having he her here hers him his how i if in into is it its itself just me more most my no
-nor not now of off on once only or other our ours out over own same she should so some such than
-that the their theirs them then there these they this those through to too under until up very
-was we were what when where which while who whom why will with would you your yours yourself
-"""
-_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 # An offer to hand over to a person is not a factual claim about the documents.
 _HANDOFF = re.compile(r"\b(support team|connect you|a human|someone (on|from) our)\b", re.I)
 _WARM = re.compile(
@@ -196,10 +187,6 @@ def citation_precision(answer: Answer, reference_source: str | None) -> float | 
     return float(reference_source in documents) / len(documents) if documents else 0.0
 
 
-def _content_words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS and len(w) > 2}
-
-
 def faithfulness(answer_text: str, context: str) -> float:
     """Share of the answer's sentences supported by the context (0..1).
 
@@ -213,10 +200,10 @@ def faithfulness(answer_text: str, context: str) -> float:
     text = _MARKER.sub("", answer_text).strip()
     if not text:
         return 0.0
-    known = set(_WORD.findall(context.lower()))
+    known = set(WORD.findall(context.lower()))
     verdicts: list[bool] = []
     for sentence in _SENTENCE.split(text):
-        words = _content_words(sentence)
+        words = content_words(sentence)
         if says_idk(sentence) or _HANDOFF.search(sentence):
             verdicts.append(True)
         elif words:
@@ -225,7 +212,7 @@ def faithfulness(answer_text: str, context: str) -> float:
 
 
 def _loops(words: list[str], sentences: list[str]) -> bool:
-    normal = [" ".join(_WORD.findall(s.lower())) for s in sentences]
+    normal = [" ".join(WORD.findall(s.lower())) for s in sentences]
     normal = [s for s in normal if s]
     if len(normal) != len(set(normal)):
         return True
@@ -245,7 +232,7 @@ def tone_score(answer_text: str) -> float:
        as "<|im_end", or a capitalised "Question:", "System:" or "User:" label.
     """
     text = answer_text.strip()
-    words = _WORD.findall(text.lower())
+    words = WORD.findall(text.lower())
     checks = (
         bool(text) and len(text.split()) <= MAX_WORDS,
         bool(text) and not _loops(words, _SENTENCE.split(text)),
