@@ -224,10 +224,12 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore")
 
 
-def main() -> None:
+def main(args: list[str] | None = None, *, build: Any = None) -> None:
+    """The ``supportbot`` command. ``build(settings)`` makes the ``Runtime`` (tests pass one
+    that reuses their models); ``args`` default to the command line."""
     _quiet_libraries()
     try:
-        app()
+        app(args=args, obj=build)
     except SupportbotError as exc:
         _say(f"error: {exc}")
         sys.exit(exc.exit_code)

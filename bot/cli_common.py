@@ -13,14 +13,18 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
 def get_runtime(ctx: typer.Context) -> Any:
-    """The command's ``Runtime``, built on first use from the environment and ``.env``."""
+    """The command's ``Runtime``, built on first use from the environment and ``.env`` by
+    ``ctx.obj`` (``main(build=...)``: a callable taking the settings) or ``Runtime``."""
     from bot.runtime import Runtime
     from bot.settings import load_settings
 
-    if ctx.obj is None:
-        ctx.obj = Runtime(load_settings())
-        ctx.call_on_close(ctx.obj.close)
-    return ctx.obj
+    root = ctx.find_root()
+    if "runtime" not in root.meta:
+        build = ctx.obj if callable(ctx.obj) else Runtime
+        runtime = build(load_settings())
+        root.meta["runtime"] = runtime
+        root.call_on_close(runtime.close)
+    return root.meta["runtime"]
 
 
 def emit(data: dict[str, Any]) -> None:

@@ -50,9 +50,19 @@ def with_sample_gate(request: TrainRequest, sources: Sequence[str]) -> TrainRequ
 
 
 class Runtime:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, embed_model: Any = None,
+                 chat_loader: Callable[[ModelSpec], ChatModel] | None = None,
+                 store: Store | None = None) -> None:
+        """Everything is built from ``settings`` on first use, except what is passed in: an
+        embedding model, a chat-model loader (``ModelSpec`` → model) or a store (tests pass
+        the session's models instead of loading their own)."""
         self.settings = settings
         self._raft_retriever: HybridRetriever | None = None  # built by retrieve_chunks
+        self._chat_loader = chat_loader
+        if embed_model is not None:
+            self.__dict__["embed_model"] = embed_model
+        if store is not None:
+            self.__dict__["store"] = store
 
     @cached_property
     def store(self) -> Store:
@@ -110,7 +120,7 @@ class Runtime:
 
     @cached_property
     def models(self) -> ModelProvider:
-        return ModelProvider(self.model_spec(), self.active_adapter)
+        return ModelProvider(self.model_spec(), self.active_adapter, self._chat_loader)
 
     @property
     def model(self) -> ChatModel:

@@ -313,8 +313,10 @@ class ModelProvider:
     """
 
     def __init__(self, spec: ModelSpec,
-                 active_adapter: Callable[[], tuple[str, Path] | None] = lambda: None) -> None:
+                 active_adapter: Callable[[], tuple[str, Path] | None] = lambda: None,
+                 loader: Callable[[ModelSpec], ChatModel] | None = None) -> None:
         self.spec, self.active_adapter = spec, active_adapter
+        self.loader = loader or load_chat_model  # tests pass a fake loader
         self._model: ChatModel | None = None
         self._active: tuple[str, Path] | None = None
         self._lock = threading.Lock()
@@ -329,9 +331,9 @@ class ModelProvider:
 
     def _load(self, active: tuple[str, Path] | None) -> ChatModel:
         if active is None:
-            return load_chat_model(self.spec)
+            return self.loader(self.spec)
         version, folder = active
         adapter = folder / "adapter.gguf" if self.spec.backend == "llama_cpp" else folder
-        model = load_chat_model(dataclasses.replace(self.spec, adapter=str(adapter)))
+        model = self.loader(dataclasses.replace(self.spec, adapter=str(adapter)))
         model.adapter = version
         return model

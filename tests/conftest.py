@@ -139,9 +139,9 @@ def make_runtime(home: Path, embed_model: Any) -> Iterator[Callable[..., Any]]:
 
 
 @pytest.fixture
-def cli_models(monkeypatch: pytest.MonkeyPatch, home: Path, embed_model: Any,
-               chat_model: Any) -> None:
-    """In-process CLI runs reuse the session's models instead of loading their own."""
-    monkeypatch.setattr("bot.runtime.make_embed_model", lambda name="": embed_model)
-    monkeypatch.setattr("knowledge.llm.load_chat_model", lambda spec: chat_model)
-    monkeypatch.setattr("bot.runtime.load_chat_model", lambda spec: chat_model, raising=False)
+def cli_models(home: Path, embed_model: Any, chat_model: Any) -> Callable[[Any], Any]:
+    """``main(build=cli_models)``: in-process CLI runs reuse the session's models."""
+    from bot.runtime import Runtime
+
+    return lambda settings: Runtime(settings, embed_model=embed_model,
+                                    chat_loader=lambda spec: chat_model)

@@ -27,13 +27,13 @@ SOURCE_KEYS = {"id", "source", "title", "score", "text"}
 STATUS_KEYS = {"documents", "chunks", "sources", "quarantined", "model", "adapter", "database"}
 
 
-def run_main(*args: str) -> tuple[int, str, str]:
-    """``supportbot ARGS`` in-process through ``main()`` (its error handling included)."""
+def run_main(*args: str, build: Any = None) -> tuple[int, str, str]:
+    """``supportbot ARGS`` in-process through ``main()`` (its error handling included);
+    ``build`` makes its ``Runtime`` (the ``cli_models`` fixture: the session's models)."""
     runner = CliRunner()
-    with runner.isolation() as (stdout, stderr, _), pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sys, "argv", ["supportbot", *args])
+    with runner.isolation() as (stdout, stderr, _):
         try:
-            main()
+            main(list(args), build=build)
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
@@ -63,8 +63,8 @@ def error_line(code: int, stderr: str, expected_code: int | None = None) -> str:
 
 
 # --json contracts -----------------------------------------------------------------------
-def test_ingest_and_status_json(cli_models: None, corpus: Path, home: Path) -> None:
-    result = CliRunner().invoke(app, ["ingest", str(corpus), "--json"])
+def test_ingest_and_status_json(cli_models: Any, corpus: Path, home: Path) -> None:
+    result = CliRunner().invoke(app, ["ingest", str(corpus), "--json"], obj=cli_models)
     assert result.exit_code == 0, result.output
     data = one_json_object(result.stdout)
     assert set(data) >= INGEST_KEYS
@@ -72,10 +72,10 @@ def test_ingest_and_status_json(cli_models: None, corpus: Path, home: Path) -> N
             data["unchanged"]) == (4, 4, 0, 0, 0)
     assert data["chunks"] >= 4 and isinstance(data["seconds"], float)
 
-    again = one_json_object(CliRunner().invoke(app, ["refresh", "--json"]).stdout)
+    again = one_json_object(CliRunner().invoke(app, ["refresh", "--json"], obj=cli_models).stdout)
     assert (again["added"], again["unchanged"]) == (0, 4)
 
-    status = CliRunner().invoke(app, ["status", "--json"])
+    status = CliRunner().invoke(app, ["status", "--json"], obj=cli_models)
     assert status.exit_code == 0
     info = one_json_object(status.stdout)
     assert set(info) == STATUS_KEYS
@@ -86,12 +86,12 @@ def test_ingest_and_status_json(cli_models: None, corpus: Path, home: Path) -> N
     assert info["database"] == f"sqlite:///{home / 'supportbot.db'}"
 
 
-def test_human_readable_ingest_and_status(cli_models: None, corpus: Path) -> None:
-    code, out, err = run_main("ingest", str(corpus))
+def test_human_readable_ingest_and_status(cli_models: Any, corpus: Path) -> None:
+    code, out, err = run_main("ingest", str(corpus), build=cli_models)
     assert code == 0, err
     assert out.startswith("4 documents, ")
     assert "(added 4, changed 0, deleted 0, unchanged 0)" in out
-    code, out, _ = run_main("status")
+    code, out, _ = run_main("status", build=cli_models)
     assert code == 0
     assert "documents: 4" in out and "adapter: -" in out
 
@@ -111,9 +111,9 @@ def test_ask_json_in_a_real_process(make_runtime: Callable[..., Any], corpus: Pa
     assert data["adapter"] is None and data["latency_ms"] > 0 and data["load_ms"] > 0
 
 
-def test_ask_plain_text_lists_sources(cli_models: None, corpus: Path) -> None:
+def test_ask_plain_text_lists_sources(cli_models: Any, corpus: Path) -> None:
     assert run_main("ingest", str(corpus), "--json")[0] == 0
-    code, out, err = run_main("ask", "How do I bake sourdough bread?")
+    code, out, err = run_main("ask", "How do I bake sourdough bread?", build=cli_models)
     assert code == 0, err
     assert out.startswith("I couldn't find that in our documentation")
     assert "Sources:" not in out  # nothing relevant, so nothing cited
@@ -150,19 +150,19 @@ def test_refresh_refused_while_another_process_holds_the_lock(home: Path,
                     "then retry.")
 
 
-def test_ingest_empty_folder(cli_models: None, tmp_path: Path) -> None:
+def test_ingest_empty_folder(cli_models: Any, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    code, out, err = run_main("ingest", str(tmp_path / "empty"))
+    code, out, err = run_main("ingest", str(tmp_path / "empty"), build=cli_models)
     assert "no documents found" in error_line(code, err, 2)
     assert out == ""
 
 
-def test_corrupt_pdf_is_skipped_with_a_warning(cli_models: None, tmp_path: Path) -> None:
+def test_corrupt_pdf_is_skipped_with_a_warning(cli_models: Any, tmp_path: Path) -> None:
     folder = tmp_path / "mixed"
     folder.mkdir()
     (folder / "x.pdf").write_bytes(os.urandom(4096))
     (folder / "guide.md").write_text("# Guide\n\nExports are emailed as a CSV archive.\n")
-    code, out, err = run_main("ingest", str(folder), "--json")
+    code, out, err = run_main("ingest", str(folder), "--json", build=cli_models)
     assert code == 0, err
     warnings = [line for line in err.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and warnings[0].startswith("warning: skipped ")
@@ -170,15 +170,15 @@ def test_corrupt_pdf_is_skipped_with_a_warning(cli_models: None, tmp_path: Path)
     data = one_json_object(out)
     assert (data["documents"], data["added"]) == (1, 1)
     assert [Path(s["file"]).name for s in data["skipped"]] == ["x.pdf"]
-    code, out, _ = run_main("status", "--json")
+    code, out, _ = run_main("status", "--json", build=cli_models)
     assert one_json_object(out)["documents"] == 1
 
 
-def test_folder_with_only_a_corrupt_pdf(cli_models: None, tmp_path: Path, home: Path) -> None:
+def test_folder_with_only_a_corrupt_pdf(cli_models: Any, tmp_path: Path, home: Path) -> None:
     folder = tmp_path / "bad"
     folder.mkdir()
     (folder / "x.pdf").write_bytes(os.urandom(4096))
-    code, _, err = run_main("ingest", str(folder))
+    code, _, err = run_main("ingest", str(folder), build=cli_models)
     assert "None of the source files could be read" in error_line(code, err, 2)
     assert "x.pdf" in err  # the warning names the file
     runs = Store(f"sqlite:///{home / 'supportbot.db'}")
@@ -191,10 +191,12 @@ def test_folder_with_only_a_corrupt_pdf(cli_models: None, tmp_path: Path, home: 
 def test_missing_model_file_names_the_setting(monkeypatch: pytest.MonkeyPatch,
                                               make_runtime: Callable[..., Any], corpus: Path,
                                               embed_model: Any) -> None:
+    from bot.runtime import Runtime
+
     make_runtime().refresh([corpus], kind="ingest")
-    monkeypatch.setattr("bot.runtime.make_embed_model", lambda name="": embed_model)
     monkeypatch.setenv("LLM_MODEL", "/nope.gguf")  # the real loader runs
-    code, _, err = run_main("ask", "Can I get a refund on an annual subscription?")
+    code, _, err = run_main("ask", "Can I get a refund on an annual subscription?",
+                            build=lambda settings: Runtime(settings, embed_model=embed_model))
     line = error_line(code, err, 2)
     assert line == "error: Model file not found: /nope.gguf — fix LLM_MODEL or remove it."
 
@@ -216,17 +218,19 @@ def test_bad_settings_exit_2(home: Path, tmp_path: Path) -> None:
     assert "is not a database URL" in error_line(proc.returncode, proc.stderr, 2)
 
 
-def test_refresh_before_any_ingest(cli_models: None) -> None:
-    code, _, err = run_main("refresh")
+def test_refresh_before_any_ingest(cli_models: Any) -> None:
+    code, _, err = run_main("refresh", build=cli_models)
     assert "run `supportbot ingest PATH`" in error_line(code, err, 2)
 
 
-def test_unexpected_exception_is_one_line(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
-    def boom(self: Any) -> None:
-        raise KeyError("kaput")
+def test_unexpected_exception_is_one_line(home: Path) -> None:
+    from bot.runtime import Runtime
 
-    monkeypatch.setattr("bot.runtime.Runtime.model_spec", boom)
-    code, _, err = run_main("status")
+    class Broken(Runtime):
+        def model_spec(self) -> Any:
+            raise KeyError("kaput")
+
+    code, _, err = run_main("status", build=Broken)
     line = error_line(code, err, 1)
     assert line.startswith("error: unexpected KeyError: 'kaput'")
     assert "SUPPORTBOT_DEBUG=1" in line

@@ -76,26 +76,27 @@ def test_a_refresh_keeps_an_unchanged_documents_quarantine_listed(
 
 
 def test_quarantine_list_and_release_through_the_cli(
-    cli_models: None, docs: Path, home: Path
+    cli_models: Any, docs: Path, home: Path
 ) -> None:
-    ingest = CliRunner().invoke(app, ["ingest", str(docs), "--json"])
+    ingest = CliRunner().invoke(app, ["ingest", str(docs), "--json"], obj=cli_models)
     assert ingest.exit_code == 0, ingest.output
     assert one_json_object(ingest.stdout)["quarantined_files"] == sorted(PLANTED_FILES)
     assert "warning: quarantined 3 passage(s)" in ingest.stderr
 
-    listing = one_json_object(CliRunner().invoke(app, ["quarantine", "list", "--json"]).stdout)
+    listing = one_json_object(
+        CliRunner().invoke(app, ["quarantine", "list", "--json"], obj=cli_models).stdout)
     assert listing["count"] == 3
     row = next(r for r in listing["quarantined"] if r["source"] == "refund-window-note.md")
     assert set(row) >= {"id", "source", "reason", "text"} and row["text"].startswith(REFUND_NOTE)
-    status = one_json_object(CliRunner().invoke(app, ["status", "--json"]).stdout)
+    status = one_json_object(CliRunner().invoke(app, ["status", "--json"], obj=cli_models).stdout)
     assert status["quarantined"] == 3
 
-    code, out, err = run_main("quarantine", "release", row["id"])
+    code, out, err = run_main("quarantine", "release", row["id"], build=cli_models)
     assert code == 0, err
     assert f"Released {row['id']} (refund-window-note.md)." in out
-    code, out, _ = run_main("quarantine", "list")
+    code, out, _ = run_main("quarantine", "list", build=cli_models)
     assert code == 0 and row["id"] not in out and "table-row.html" in out
-    code, out, _ = run_main("status")
+    code, out, _ = run_main("status", build=cli_models)
     assert "quarantined: 2" in out
 
     from bot.storage import Store
@@ -111,19 +112,19 @@ def test_quarantine_list_and_release_through_the_cli(
 
 
 def test_released_passage_is_indexed_at_once(make_runtime: Callable[..., Any], docs: Path,
-                                             cli_models: None) -> None:
+                                             cli_models: Any) -> None:
     runtime = make_runtime()
     runtime.refresh([docs], kind="ingest")
     held = next(p for p in listed(runtime.settings.index_dir) if p.source == "table-row.html")
     assert "quote $0" not in all_text(runtime)
-    code, _, err = run_main("quarantine", "release", held.id, "--json")
+    code, _, err = run_main("quarantine", "release", held.id, "--json", build=cli_models)
     assert code == 0, err
     assert "quote $0" in all_text(make_runtime())  # a fresh runtime reads the new build
 
 
-def test_unknown_id_is_a_one_line_error(cli_models: None, docs: Path) -> None:
-    assert CliRunner().invoke(app, ["ingest", str(docs), "--json"]).exit_code == 0
-    code, _, err = run_main("quarantine", "release", "nope123")
+def test_unknown_id_is_a_one_line_error(cli_models: Any, docs: Path) -> None:
+    assert CliRunner().invoke(app, ["ingest", str(docs), "--json"], obj=cli_models).exit_code == 0
+    code, _, err = run_main("quarantine", "release", "nope123", build=cli_models)
     line = error_line(code, err, expected_code=2)
     assert "nope123" in line and "supportbot quarantine list" in line
 

@@ -20,6 +20,7 @@ from filelock import FileLock
 from typer.testing import CliRunner
 
 from bot.cli import app
+from bot.runtime import Runtime
 from tests.fakes import FakeChatModel
 from tests.helpers import subprocess_env
 
@@ -86,8 +87,7 @@ LOAD_SECONDS = 2.0  # the stand-in model's load time: far above a retrieval on f
 
 
 def test_ask_json_reports_loading_apart_from_answering(
-    monkeypatch: pytest.MonkeyPatch, make_runtime: Callable[..., Any], corpus: Path,
-    embed_model: Any,
+    make_runtime: Callable[..., Any], corpus: Path, embed_model: Any
 ) -> None:
     make_runtime().refresh([corpus], kind="ingest")
 
@@ -96,9 +96,11 @@ def test_ask_json_reports_loading_apart_from_answering(
         return FakeChatModel("Open Profile settings > Security and click Enable two-factor "
                              "authentication [1].")
 
-    monkeypatch.setattr("bot.runtime.make_embed_model", lambda name="": embed_model)
-    monkeypatch.setattr("knowledge.llm.load_chat_model", slow_load)
-    result = CliRunner().invoke(app, ["ask", "--json", "How do I turn on two-factor auth?"])
+    def build(settings: Any) -> Runtime:
+        return Runtime(settings, embed_model=embed_model, chat_loader=slow_load)
+
+    result = CliRunner().invoke(app, ["ask", "--json", "How do I turn on two-factor auth?"],
+                                obj=build)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["load_ms"] >= LOAD_SECONDS * 1000  # the model load is counted here...
