@@ -7,6 +7,7 @@ Commands: ``/good`` and ``/bad`` rate the last answer, ``/new`` starts a new con
 from __future__ import annotations
 
 import getpass
+import threading
 import uuid
 from collections.abc import Callable
 
@@ -14,6 +15,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from bot.adapters.render import source_lines
+from bot.core.lifecycle import Lifecycle
+from bot.core.limits import AnswerPool
 from bot.core.router import Router
 from bot.core.types import IncomingMessage, ReactionEvent, Reply
 
@@ -23,8 +26,10 @@ HELP = "Ask a question. /good or /bad rates the last answer, /new starts over, /
 
 class ConsoleChat:
     def __init__(self, router: Router, console: Console | None = None,
-                 read: Callable[[str], str] = input, user: str | None = None) -> None:
+                 read: Callable[[str], str] = input, user: str | None = None,
+                 pool: AnswerPool | None = None) -> None:
         self.router, self.read = router, read
+        self.lifecycle = Lifecycle(router, pool or AnswerPool(workers=1, max_pending=1))
         self.console = console or Console(highlight=False)
         self.user = user or getpass.getuser()
         self.thread = uuid.uuid4().hex[:12]
@@ -52,11 +57,12 @@ class ConsoleChat:
         elif line.startswith("/"):
             self.console.print(f"[dim]{HELP}[/dim]")
         else:
+            surface = ConsoleSurface(self)
+            self.lifecycle.handle(
+                IncomingMessage(PLATFORM, "local", self.user, line, thread=self.thread), surface)
             with self.console.status("thinking…"):
-                reply = self.router.handle_message(
-                    IncomingMessage(PLATFORM, "local", self.user, line, thread=self.thread)
-                )
-            self.send(reply)
+                surface.done.wait()
+                self.lifecycle.pool.drain(30)  # the answer is recorded before the next command
 
     def rate(self, score: int) -> None:
         if self.last_answer is None:
@@ -73,8 +79,28 @@ class ConsoleChat:
         for line in source_lines(reply.sources, reply.text):
             self.console.print(f"  [dim]{escape(line)}[/dim]")
         if reply.message_id is not None:
-            self.router.mark_posted(reply.message_id, str(reply.message_id))
             self.last_answer = reply.message_id
 
     def close(self) -> None:
         self.console.print("[dim]Bye.[/dim]")
+
+
+class ConsoleSurface:
+    """One question's reply in the terminal; ``done`` is set once something was printed."""
+
+    def __init__(self, chat: ConsoleChat) -> None:
+        self.chat, self.done = chat, threading.Event()
+
+    def post(self, reply: Reply) -> None:
+        self.chat.send(reply)
+        self.done.set()
+
+    def working(self) -> None:
+        """The chat shows a spinner while it waits for ``done``."""
+
+    def finish(self, reply: Reply) -> str | None:
+        self.post(reply)
+        return str(reply.message_id) if reply.message_id is not None else None
+
+    def fail(self, text: str) -> None:
+        self.post(Reply(text))

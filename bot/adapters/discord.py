@@ -9,11 +9,10 @@ never stalls behind a slow answer.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import concurrent.futures
 import dataclasses
 import logging
 import sys
-from collections.abc import AsyncIterator
 from typing import Any
 
 import discord
@@ -26,13 +25,14 @@ from bot.adapters.discord_payloads import (
     reaction_from_payload,
     to_markdown,
 )
+from bot.core.lifecycle import Lifecycle
 from bot.core.limits import AnswerPool
-from bot.core.router import BUSY, TOO_SLOW, Router
-from bot.core.types import AdminCommand, Reply, Ticket
+from bot.core.router import Router
+from bot.core.types import AdminCommand, Reply
 from knowledge.errors import ConfigError
 
 log = logging.getLogger(__name__)
-FAILED = "Sorry, something went wrong while answering — please try again."
+TYPING_EVERY = 8.0  # seconds: Discord shows "typing…" for about 10 s per trigger
 
 
 def intents() -> discord.Intents:
@@ -50,27 +50,13 @@ def view_of(message: discord.Message) -> MessageView:
     )
 
 
-@contextlib.asynccontextmanager
-async def working(target: discord.abc.Messageable) -> AsyncIterator[None]:
-    """Show "typing…" while answering; a failure to show it never loses the answer."""
-    indicator: Any = target.typing()
-    try:
-        await indicator.__aenter__()
-    except discord.HTTPException:
-        indicator = None
-    try:
-        yield
-    finally:
-        if indicator is not None:
-            await indicator.__aexit__(None, None, None)
-
-
 class SupportClient(discord.Client):
     """The bot: dependencies come in through the constructor (nothing global)."""
 
     def __init__(self, router: Router, pool: AnswerPool, **options: Any) -> None:
         super().__init__(intents=intents(), **options)
         self.router, self.pool = router, pool
+        self.lifecycle = Lifecycle(router, pool)
         self.handler_errors = 0  # events whose handler raised (bench_fuzz counts them)
         self.tree = app_commands.CommandTree(self)
         self.tree.add_command(self._kb_group())
@@ -106,36 +92,8 @@ class SupportClient(discord.Client):
                 target, msg = thread, dataclasses.replace(msg, channel=str(thread.id))
             except discord.HTTPException as exc:
                 log.warning("could not open a thread (%s); replying in the channel", exc.status)
-        accepted = await asyncio.to_thread(self.router.accept, msg, True)
-        if isinstance(accepted, Reply):
-            if not accepted.duplicate:
-                await self.send(target, accepted)
-            return
-        async with working(target):
-            reply = await self.answer(accepted)
-        sent = await self.send(target, reply)
-        if reply.message_id is not None and sent:
-            await asyncio.to_thread(self.router.mark_posted, reply.message_id, str(sent[0].id))
-
-    async def answer(self, ticket: Ticket) -> Reply:
-        """Run the router's answer in the pool; polite replies for busy / slow / failed."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[Reply] = loop.create_future()
-
-        def resolve(reply: Reply) -> None:
-            if not done.done():
-                done.set_result(reply)
-
-        def settle(reply: Reply) -> None:
-            loop.call_soon_threadsafe(resolve, reply)
-
-        thread = ticket.message.thread
-        if not self.pool.submit(lambda: self.router.answer(ticket),
-                                on_done=settle,  # type: ignore[arg-type]
-                                on_timeout=lambda: settle(Reply(TOO_SLOW, thread=thread)),
-                                on_error=lambda _e: settle(Reply(FAILED, thread=thread))):
-            return Reply(BUSY, thread=thread)
-        return await done
+        surface = DiscordSurface(self, target, asyncio.get_running_loop())
+        await asyncio.to_thread(self.lifecycle.handle, msg, surface, True)
 
     async def send(self, target: discord.abc.Messageable, reply: Reply) -> list[discord.Message]:
         return [await target.send(part) for part in to_markdown(reply)]
@@ -190,6 +148,47 @@ class SupportClient(discord.Client):
 
         text = await asyncio.to_thread(self.router.handle_admin, cmd, notify)
         await interaction.followup.send(text, ephemeral=True)
+
+
+class DiscordSurface:
+    """One question's reply in Discord: "typing…" while answering, then the message(s).
+
+    The lifecycle calls it from worker threads; each call runs on the client's event loop."""
+
+    def __init__(self, client: SupportClient, target: discord.abc.Messageable,
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self.client, self.target, self.loop = client, target, loop
+        self._typing: concurrent.futures.Future[None] | None = None
+
+    def _run(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def post(self, reply: Reply) -> None:
+        self._run(self.client.send(self.target, reply))
+
+    def working(self) -> None:
+        self._typing = asyncio.run_coroutine_threadsafe(self._keep_typing(), self.loop)
+
+    async def _keep_typing(self) -> None:
+        try:
+            while True:
+                await self.target.typing()  # a failure to show it never loses the answer
+                await asyncio.sleep(TYPING_EVERY)
+        except discord.HTTPException:
+            return
+
+    def _stop_typing(self) -> None:
+        if self._typing is not None:
+            self._typing.cancel()
+
+    def finish(self, reply: Reply) -> str | None:
+        self._stop_typing()
+        sent = self._run(self.client.send(self.target, reply))
+        return str(sent[0].id) if sent else None
+
+    def fail(self, text: str) -> None:
+        self._stop_typing()
+        self.post(Reply(text))
 
 
 class DiscordAdapter:

@@ -28,14 +28,14 @@ from bot.adapters.slack_payloads import (
     reaction_from_event,
     to_mrkdwn,
 )
+from bot.core.lifecycle import FAILED, Lifecycle
 from bot.core.limits import AnswerPool
-from bot.core.router import BUSY, TOO_SLOW, Router
-from bot.core.types import IncomingMessage, Reply, Ticket
+from bot.core.router import Router
+from bot.core.types import Reply
 from knowledge.errors import ConfigError
 
 log = logging.getLogger(__name__)
 WORKING = "_Looking that up…_"
-FAILED = "Sorry, something went wrong while answering — please try again."
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
@@ -98,6 +98,7 @@ class SlackAdapter:
         if mode == "http" and not signing_secret:
             raise ConfigError("SLACK_MODE=http needs SLACK_SIGNING_SECRET (Basic Information).")
         self.router, self.pool, self.mode = router, pool, mode
+        self.lifecycle = Lifecycle(router, pool)
         self.app_token, self.host, self.port = app_token, host, port
         client = WebClient(token=bot_token, base_url=api_url,
                            retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=3)])
@@ -130,48 +131,8 @@ class SlackAdapter:
     def _on_message(self, event: Mapping[str, Any], client: WebClient) -> None:
         msg = message_from_event(event, self.bot_user_id,
                                  lambda c, t: self.router.knows_thread("slack", c, t))
-        if msg is None:
-            return
-        accepted = self.router.accept(msg)
-        if isinstance(accepted, Reply):
-            if not accepted.duplicate:
-                self.send(client, msg.channel, accepted, msg.thread)
-            return
-        posted = self._safe(client.chat_postMessage, channel=msg.channel, text=WORKING,
-                            thread_ts=msg.thread or None)
-        placeholder = (posted or {}).get("ts")
-        if not isinstance(placeholder, str):
-            return  # Slack refused the placeholder (logged); the question stays stored
-        self._answer_later(client, accepted, placeholder)
-
-    def _answer_later(self, client: WebClient, ticket: Ticket, placeholder: str) -> None:
-        msg: IncomingMessage = ticket.message
-
-        def update(text: str) -> None:
-            self._safe(client.chat_update, channel=msg.channel, ts=placeholder, text=text)
-
-        def failed(exc: BaseException) -> None:
-            log.error("answer failed: %r", exc)
-            update(FAILED)
-
-        submitted = self.pool.submit(
-            lambda: self.router.answer(ticket),
-            on_done=lambda reply: self._finish(client, msg, placeholder, reply),  # type: ignore[arg-type]
-            on_timeout=lambda: update(TOO_SLOW),
-            on_error=failed,
-        )
-        if not submitted:
-            update(BUSY)
-
-    def _finish(self, client: WebClient, msg: IncomingMessage, placeholder: str,
-                reply: Reply) -> None:
-        parts = to_mrkdwn(reply)
-        self._safe(client.chat_update, channel=msg.channel, ts=placeholder, text=parts[0])
-        for part in parts[1:]:
-            self._safe(client.chat_postMessage, channel=msg.channel, text=part,
-                       thread_ts=msg.thread or None)
-        if reply.message_id is not None:
-            self.router.mark_posted(reply.message_id, f"{msg.channel}:{placeholder}")
+        if msg is not None:
+            self.lifecycle.handle(msg, SlackSurface(self, client, msg.channel, msg.thread))
 
     def _on_reaction(self, event: Mapping[str, Any]) -> None:
         reaction = reaction_from_event(event, self.bot_user_id)
@@ -236,3 +197,40 @@ class SlackAdapter:
 
 def _ignore() -> None:
     """Event types supportbot does not use: bolt acknowledges them and nothing else runs."""
+
+
+class SlackSurface:
+    """One question's reply in Slack: a placeholder in its thread, edited into the answer."""
+
+    def __init__(self, adapter: SlackAdapter, client: WebClient, channel: str,
+                 thread: str) -> None:
+        self.adapter, self.client, self.channel, self.thread = adapter, client, channel, thread
+        self.placeholder: str | None = None
+
+    def post(self, reply: Reply) -> None:
+        self.adapter.send(self.client, self.channel, reply, self.thread)
+
+    def working(self) -> None:
+        posted = self.adapter._safe(self.client.chat_postMessage, channel=self.channel,
+                                    text=WORKING, thread_ts=self.thread or None)
+        ts = (posted or {}).get("ts")
+        self.placeholder = ts if isinstance(ts, str) else None
+
+    def finish(self, reply: Reply) -> str | None:
+        parts = to_mrkdwn(reply)
+        if self.placeholder is None:  # Slack refused the placeholder: post the answer instead
+            first = self.adapter.send(self.client, self.channel, reply, self.thread)
+            return f"{self.channel}:{first}" if first else None
+        self.adapter._safe(self.client.chat_update, channel=self.channel, ts=self.placeholder,
+                           text=parts[0])
+        for part in parts[1:]:
+            self.adapter._safe(self.client.chat_postMessage, channel=self.channel, text=part,
+                               thread_ts=self.thread or None)
+        return f"{self.channel}:{self.placeholder}"
+
+    def fail(self, text: str) -> None:
+        if self.placeholder is None:
+            self.post(Reply(text, thread=self.thread))
+        else:
+            self.adapter._safe(self.client.chat_update, channel=self.channel,
+                               ts=self.placeholder, text=text)
