@@ -27,7 +27,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,8 @@ WORDS = ["refund", "<@UBOT0001>", "x" * 2100, "", " ", "\u202e", "é", "\x00", "
 
 
 class StubEngine:
-    def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+    def answer(self, question: str, history: Sequence[Turn] = (),
+               on_text: Callable[[str], None] | None = None) -> Answer:
         src = Source("c1", "docs/a.md", "A", 1.0, "text")
         return Answer("Refunds take 30 days [1].", (src,), 0.1, "stub", None, question)
 

@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,8 @@ SECRET = "bench-secret"
 
 
 class StubEngine:
-    def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+    def answer(self, question: str, history: Sequence[Turn] = (),
+               on_text: Callable[[str], None] | None = None) -> Answer:
         src = Source("c1", "docs/a.md", "A", 1.0, "text")
         return Answer(f"Answer to {question} [1].", (src,), 0.1, "stub", None, question)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from llama_index.core.schema import BaseNode
@@ -45,6 +45,7 @@ SECRET_REPLY = ("I can't help with that here. Please never send passwords, codes
                 f"card numbers to anyone, including us. {HANDOFF}")
 CONTACT_REPLY = ("I couldn't find that contact information in our documentation, so I won't "
                  f"pass it on. {HANDOFF}")
+_SENTENCE_END = re.compile(r"[.!?]|\n")
 _FOLLOW_UP = re.compile(
     r"^(and|also|but|so|then|what about|how about|ok|okay|plus)\b"
     r"|\b(it|its|it's|that|this|those|these|they|them|their|there|one|same)\b",
@@ -104,7 +105,11 @@ class AnswerEngine:
                     node.get_content() for node in loaded.index.docstore.docs.values())
             return self._retriever
 
-    def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+    def answer(self, question: str, history: Sequence[Turn] = (),
+               on_text: Callable[[str], None] | None = None) -> Answer:
+        """Answer ``question``. With ``on_text``, the model's reply streams: whenever it has
+        finished a sentence, ``on_text`` receives the guarded text so far (complete sentences
+        that passed the guard, with citations); the returned ``Answer`` is the final text."""
         started = time.perf_counter()
         query = condense(question, history)
         found = self.retriever().retrieve(query)
@@ -122,14 +127,33 @@ class AnswerEngine:
         context = format_context(chunks)
         if uncovered_names(query, evidence, self.config.company):
             return self._answer(IDK_REPLY, sources, query, context, started, False)
-        raw = self.current_model().chat(build_messages(query, chunks,
-                                                       company=self.config.company))
+        messages = build_messages(query, chunks, company=self.config.company)
+        raw = self._generate(messages, evidence, query, on_text)
         text, grounded, security = self._guarded(raw, evidence, query)
         if not security and self.quoter is not None:
             quotes = self.quoter.best(found.query_embedding, [s.text for s in sources],
                                       self.config.quote_sentences)
             text, grounded = with_quote(text, grounded, quotes)
         return self._answer(text, sources, query, context, started, grounded, security)
+
+    def _generate(self, messages: list[dict[str, str]], evidence: list[str], query: str,
+                  on_text: Callable[[str], None] | None) -> str:
+        """The model's raw reply; streamed through the guard to ``on_text`` when given."""
+        model = self.current_model()
+        stream = getattr(model, "stream", None)
+        if on_text is None or stream is None:
+            return str(model.chat(messages))
+        parts: list[str] = []
+        shown = ""
+        for delta in stream(messages):
+            parts.append(delta)
+            if not _SENTENCE_END.search(delta):
+                continue  # the guard runs once per finished sentence, not per token
+            text, grounded, security = self._guarded("".join(parts), evidence, query)
+            if grounded and not security and text != shown:
+                shown = text
+                on_text(text)
+        return "".join(parts).strip()
 
     def _guarded(self, raw: str, evidence: list[str], query: str) -> tuple[str, bool, str]:
         """The answer a customer may see: ``(text, grounded, security reason or "")``."""

@@ -91,6 +91,21 @@ class ChatModel:
             raise ModelError(f"The language model failed: {type(exc).__name__}: {exc}") from None
         return str(response.message.content or "").strip()
 
+    def stream(self, messages: Sequence[dict[str, str]]) -> Iterator[str]:
+        """The reply as it is generated, piece by piece (LlamaIndex's ``stream_chat``: every
+        backend streams); the model stays locked until the generator is exhausted or closed."""
+        from llama_index.core.llms import ChatMessage
+
+        chat = [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
+        with self._lock:
+            try:
+                for part in self.llm.stream_chat(chat):
+                    if part.delta:
+                        yield str(part.delta)
+            except Exception as exc:  # noqa: BLE001 - backend errors vary by backend
+                raise ModelError(
+                    f"The language model failed: {type(exc).__name__}: {exc}") from None
+
 
 def _require_file(path: str, setting: str) -> Path:
     resolved = Path(path).expanduser()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -31,6 +32,10 @@ class FakeChatModel:
         self.history.append([dict(m) for m in messages])
         return self._replies.popleft() if self._replies else self.default
 
+    def stream(self, messages: Sequence[dict[str, str]]) -> Iterator[str]:
+        """The scripted reply word by word, as a streaming backend delivers it."""
+        yield from re.findall(r"\S+\s*", self.chat(messages))
+
     def last_user_prompt(self) -> str:
         return self.history[-1][-1]["content"]
 
@@ -47,7 +52,8 @@ class FakeEngine:
         self.text, self.error, self.security = text, error, security
         self.calls: list[tuple[str, tuple[Turn, ...]]] = []
 
-    def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+    def answer(self, question: str, history: Sequence[Turn] = (),
+               on_text: Callable[[str], None] | None = None) -> Answer:
         self.calls.append((question, tuple(history)))
         if self.error is not None:
             raise self.error

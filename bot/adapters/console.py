@@ -61,8 +61,10 @@ class ConsoleChat:
             self.lifecycle.handle(
                 IncomingMessage(PLATFORM, "local", self.user, line, thread=self.thread), surface)
             with self.console.status("thinking…"):
-                surface.done.wait()
-                self.lifecycle.pool.drain(30)  # the answer is recorded before the next command
+                surface.first.wait()  # the spinner stops before anything is printed
+            surface.quiet.set()
+            surface.done.wait()
+            self.lifecycle.pool.drain(30)  # the answer is recorded before the next command
 
     def rate(self, score: int) -> None:
         if self.last_answer is None:
@@ -74,8 +76,10 @@ class ConsoleChat:
         )
         self.console.print("[dim]Thanks — feedback recorded.[/dim]")
 
-    def send(self, reply: Reply) -> None:
-        self.console.print(f"[bold cyan]bot>[/bold cyan] {escape(reply.text)}")
+    def send(self, reply: Reply, header: bool = True) -> None:
+        """Print the reply (``header=False``: its text is already on screen) and its sources."""
+        if header:
+            self.console.print(f"[bold cyan]bot>[/bold cyan] {escape(reply.text)}")
         for line in source_lines(reply.sources, reply.text):
             self.console.print(f"  [dim]{escape(line)}[/dim]")
         if reply.message_id is not None:
@@ -90,16 +94,42 @@ class ConsoleSurface:
 
     def __init__(self, chat: ConsoleChat) -> None:
         self.chat, self.done = chat, threading.Event()
+        self.first, self.quiet = threading.Event(), threading.Event()  # spinner handshake
+        self.shown = ""  # what has been printed of the answer so far
+
+    def _ready(self) -> None:
+        """Ask the chat to stop its spinner, and wait until it has."""
+        self.first.set()
+        self.quiet.wait(5)
 
     def post(self, reply: Reply) -> None:
+        self._ready()
         self.chat.send(reply)
         self.done.set()
 
     def working(self) -> None:
         """The chat shows a spinner while it waits for ``done``."""
 
+    def update(self, text: str) -> None:
+        """Print the new sentences as they stream (only while each extends the last)."""
+        console = self.chat.console
+        if not self.shown:
+            self._ready()
+            console.print("[bold cyan]bot>[/bold cyan] ", end="")
+        elif not text.startswith(self.shown):
+            return
+        console.print(escape(text[len(self.shown):]), end="")
+        self.shown = text
+
     def finish(self, reply: Reply) -> str | None:
-        self.post(reply)
+        if self.shown and reply.text.startswith(self.shown):
+            self.chat.console.print(escape(reply.text[len(self.shown):]))
+            self.chat.send(reply, header=False)
+            self.done.set()
+        else:
+            if self.shown:
+                self.chat.console.print()
+            self.post(reply)
         return str(reply.message_id) if reply.message_id is not None else None
 
     def fail(self, text: str) -> None:

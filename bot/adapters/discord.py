@@ -13,6 +13,7 @@ import concurrent.futures
 import dataclasses
 import logging
 import sys
+import time
 from typing import Any
 
 import discord
@@ -33,6 +34,7 @@ from knowledge.errors import ConfigError
 
 log = logging.getLogger(__name__)
 TYPING_EVERY = 8.0  # seconds: Discord shows "typing…" for about 10 s per trigger
+EDIT_EVERY = 1.2  # seconds between edits of a streaming answer
 
 
 def intents() -> discord.Intents:
@@ -159,6 +161,8 @@ class DiscordSurface:
                  loop: asyncio.AbstractEventLoop) -> None:
         self.client, self.target, self.loop = client, target, loop
         self._typing: concurrent.futures.Future[None] | None = None
+        self._message: discord.Message | None = None  # the answer so far, edited as it grows
+        self._last_edit = 0.0
 
     def _run(self, coroutine: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
@@ -181,10 +185,33 @@ class DiscordSurface:
         if self._typing is not None:
             self._typing.cancel()
 
+    def update(self, text: str) -> None:
+        """The answer so far as one message, edited at most every ``EDIT_EVERY`` seconds
+        (Discord allows 5 edits per 5 seconds per channel)."""
+        now = time.monotonic()
+        if now - self._last_edit < EDIT_EVERY:
+            return
+        self._last_edit = now
+        shown = to_markdown(Reply(text))[0] + " …"
+        try:
+            if self._message is None:
+                self._stop_typing()
+                self._message = self._run(self.target.send(shown))
+            else:
+                self._run(self._message.edit(content=shown))
+        except discord.HTTPException as exc:
+            log.warning("discord: could not show the answer so far (%s)", exc.status)
+
     def finish(self, reply: Reply) -> str | None:
         self._stop_typing()
-        sent = self._run(self.client.send(self.target, reply))
-        return str(sent[0].id) if sent else None
+        if self._message is None:
+            sent = self._run(self.client.send(self.target, reply))
+            return str(sent[0].id) if sent else None
+        parts = to_markdown(reply)
+        self._run(self._message.edit(content=parts[0]))
+        for part in parts[1:]:
+            self._run(self.target.send(part))
+        return str(self._message.id)
 
     def fail(self, text: str) -> None:
         self._stop_typing()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import time
 from collections.abc import Callable, Mapping
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -36,6 +37,7 @@ from knowledge.errors import ConfigError
 
 log = logging.getLogger(__name__)
 WORKING = "_Looking that up…_"
+UPDATE_EVERY = 1.0  # seconds between edits of a streaming answer
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
@@ -206,6 +208,7 @@ class SlackSurface:
                  thread: str) -> None:
         self.adapter, self.client, self.channel, self.thread = adapter, client, channel, thread
         self.placeholder: str | None = None
+        self._last_update = 0.0
 
     def post(self, reply: Reply) -> None:
         self.adapter.send(self.client, self.channel, reply, self.thread)
@@ -215,6 +218,17 @@ class SlackSurface:
                                     text=WORKING, thread_ts=self.thread or None)
         ts = (posted or {}).get("ts")
         self.placeholder = ts if isinstance(ts, str) else None
+
+    def update(self, text: str) -> None:
+        """The answer so far into the placeholder, at most once per ``UPDATE_EVERY`` seconds
+        (Slack's chat.update allows about one call per second per message)."""
+        now = time.monotonic()
+        if self.placeholder is None or now - self._last_update < UPDATE_EVERY:
+            return
+        self._last_update = now
+        shown = to_mrkdwn(Reply(text))[0]
+        self.adapter._safe(self.client.chat_update, channel=self.channel, ts=self.placeholder,
+                           text=f"{shown} …")
 
     def finish(self, reply: Reply) -> str | None:
         parts = to_mrkdwn(reply)

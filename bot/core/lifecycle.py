@@ -6,7 +6,8 @@ question's reply appears) and calls ``Lifecycle.handle``; it never sequences the
     accept   the router claims the event id (a repeat gets nothing) and checks the question;
              a refusal ("type a question", "too long", "rate-limited", "restarting") is posted
     working  the surface shows that an answer is coming (a placeholder, "typing…")
-    answer   the router answers in the bounded pool; BUSY when the pool is full
+    answer   the router answers in the bounded pool; BUSY when the pool is full; the guarded
+             text so far streams to the surface sentence by sentence
     finish   the surface shows the answer (or TOO_SLOW / FAILED in its place)
     record   the platform's reference of the posted answer is stored, so reactions find it
 """
@@ -34,6 +35,11 @@ class Surface(Protocol):
     def working(self) -> None:
         """Show that an answer is on its way."""
 
+    def update(self, text: str) -> None:
+        """Show the answer so far (complete sentences that passed the guard); each call has
+        the whole text, which may revise the last one. The surface throttles as its
+        platform needs."""
+
     def finish(self, reply: Reply) -> str | None:
         """Show the answer; the platform's reference of the posted message, if any."""
 
@@ -60,7 +66,7 @@ class Lifecycle:
             log.error("answer failed: %s", type(exc).__name__)
             surface.fail(FAILED)
 
-        if not self.pool.submit(lambda: self.router.answer(ticket),
+        if not self.pool.submit(lambda: self.router.answer(ticket, surface.update),
                                 on_done=lambda reply: self.finish(surface, reply),  # type: ignore[arg-type]
                                 on_timeout=lambda: surface.fail(TOO_SLOW), on_error=failed):
             surface.fail(BUSY)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from bot.core.types import Answer, Turn
 
 
 class AnswerPort(Protocol):
-    def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer: ...
+    def answer(self, question: str, history: Sequence[Turn] = (),
+               on_text: Callable[[str], None] | None = None) -> Answer:
+        """``on_text`` receives the guarded answer so far while it streams (optional)."""
 
 
 class StorePort(Protocol):

@@ -81,10 +81,11 @@ class Router:
             return Reply(RATE_LIMITED, thread=msg.thread)
         return Ticket(msg, conversation, question_id, tuple(history))
 
-    def answer(self, ticket: Ticket) -> Reply:
-        """Generate, store, and return the answer (slow: run it in the worker pool)."""
+    def answer(self, ticket: Ticket, on_text: Callable[[str], None] | None = None) -> Reply:
+        """Generate, store, and return the answer (slow: run it in the worker pool);
+        ``on_text`` receives the guarded text so far while it streams."""
         try:
-            answer = self.engine.answer(ticket.message.text.strip(), ticket.history)
+            answer = self.engine.answer(ticket.message.text.strip(), ticket.history, on_text)
         except SupportbotError as exc:
             log.warning("could not answer: %s", exc)
             return Reply(f"Sorry, I can't answer right now: {exc}", thread=ticket.message.thread)

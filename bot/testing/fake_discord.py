@@ -99,6 +99,10 @@ class FakeDiscordAPI:
                          "rate_limit_per_user": 0,
                          "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
                                              "archive_timestamp": STAMP, "locked": False}}
+        if method == "PATCH" and (edited := re.search(r"/channels/(\d+)/messages/(\d+)$",
+                                                       path)):
+            message = self.message(edited.group(1), str(body.get("content", "")))
+            return 200, message | {"id": edited.group(2), "edited_timestamp": STAMP}
         if posted := re.search(r"/channels/(\d+)/messages$", path):
             return 200, self.message(posted.group(1), str(body.get("content", "")))
         if re.search(r"/webhooks/\d+/[^/]+$", path):

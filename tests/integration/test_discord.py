@@ -35,9 +35,14 @@ def payload(name: str) -> dict[str, Any]:
 class FakeEngine:
     def __init__(self, text: str = "Refunds are possible within 30 days [1].") -> None:
         self.text, self.asked = text, []  # type: ignore[var-annotated]
+        self.partial: list[str] = []  # texts streamed to on_text before the answer returns
 
-    def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+    def answer(self, question: str, history: Sequence[Turn] = (),
+               on_text: Callable[[str], None] | None = None) -> Answer:
         self.asked.append((question, tuple(history)))
+        for text in self.partial:
+            if on_text is not None:
+                on_text(text)
         src = Source("c1", "billing/refunds.md", "Refund Policy", 0.9, "Refunds: 30 days.")
         return Answer(self.text, (src,), 5.0, "fake-model", None, question)
 
@@ -135,6 +140,25 @@ def test_a_repeated_delivery_opens_no_second_thread_and_posts_no_second_reply(
         assert client.handler_errors == 0
 
     run(tmp_path, scenario)
+
+
+def test_a_streaming_answer_is_one_message_edited_into_the_answer(
+    tmp_path: Path, fake: FakeDiscordAPI
+) -> None:
+    engine = FakeEngine()
+    engine.partial = ["Refunds are possible [1]."]
+
+    async def scenario(client: SupportClient, store: Store, engine: FakeEngine,
+                       admin: FakeAdmin) -> None:
+        client._connection.parse_message_create(payload("message_dm"))
+        edits = await until(lambda: fake.matching("PATCH", r"/channels/\d+/messages/\d+$"))
+        posts = fake.matching("POST", r"/channels/600000000000000001/messages$")
+        assert [p.body["content"] for p in posts] == ["Refunds are possible [1]. …"]
+        assert edits[0].body["content"].startswith("Refunds are possible within 30 days [1].")
+        message_id = edits[0].path.split("/")[-1]
+        assert store.answer_by_ref("discord", message_id) is not None  # reactions find it
+
+    run(tmp_path, scenario, engine)
 
 
 def test_other_guild_talk_and_bots_are_ignored(tmp_path: Path, fake: FakeDiscordAPI) -> None:

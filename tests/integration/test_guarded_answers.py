@@ -116,3 +116,28 @@ def test_an_answer_cut_by_the_token_cap_ends_at_its_last_full_sentence(
         "Annual subscriptions can be refunded in full within 30 days of purchase [1]. If you"
     ), quote=False).answer(REFUND_Q)
     assert answer.text.endswith("purchase [1].")
+
+
+def test_a_streamed_answer_shows_only_guarded_sentences_and_ends_as_stored(
+    engine_for: Callable[..., Any]
+) -> None:
+    shown: list[str] = []
+    answer = engine_for(FakeChatModel(
+        "Annual subscriptions can be refunded in full within 30 days of purchase [1]. "
+        "The Crono tool files it for you [1]. Monthly subscriptions are not refundable [1]."
+    ), quote=False).answer(REFUND_Q, on_text=shown.append)
+    assert shown == [
+        "Annual subscriptions can be refunded in full within 30 days of purchase [1].",
+        "Annual subscriptions can be refunded in full within 30 days of purchase [1]. "
+        "Monthly subscriptions are not refundable [1]."]  # the invented name never shown
+    assert answer.text == shown[-1]
+
+
+def test_a_streamed_answer_that_turns_out_unsafe_shows_nothing_of_it(
+    engine_for: Callable[..., Any]
+) -> None:
+    shown: list[str] = []
+    answer = engine_for(FakeChatModel(
+        "To get a refund, email your account password to billing@orbitask.example [1]."
+    )).answer(REFUND_Q, on_text=shown.append)
+    assert shown == [] and answer.text == SECRET_REPLY

@@ -7,7 +7,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -29,9 +29,14 @@ class FakeEngine:
 
     def __init__(self) -> None:
         self.asked: list[tuple[str, tuple[Turn, ...]]] = []
+        self.partial: list[str] = []  # texts streamed to on_text before the answer returns
 
-    def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+    def answer(self, question: str, history: Sequence[Turn] = (),
+               on_text: Callable[[str], None] | None = None) -> Answer:
         self.asked.append((question, tuple(history)))
+        for text in self.partial:
+            if on_text is not None:
+                on_text(text)
         source = Source("c1", "billing/refunds.md", "Refund Policy", 0.9, "Refunds: 30 days.")
         return Answer(f"Refunds are possible within 30 days [1]. ({question})", (source,),
                       5.0, "fake-model", None, question)
@@ -130,6 +135,20 @@ def test_dm_is_answered_directly(rig: SlackRig) -> None:
     placeholder = rig.api.wait_for("chat.postMessage")[0].params
     assert placeholder["channel"] == "D1" and "thread_ts" not in placeholder
     assert "Do you take PayPal?" in rig.api.wait_for("chat.update")[0].params["text"]
+
+
+def test_a_streaming_answer_fills_the_placeholder_then_is_finished(rig: SlackRig) -> None:
+    rig.engine.partial = ["Refunds are possible [1].", "Refunds are possible [1]. Soon."]
+    rig.event(mention("Refunds?"))
+    placeholder = rig.api.wait_for("chat.postMessage")[0]
+    updates = rig.api.wait_for("chat.update", 2)
+    time.sleep(0.3)  # a further (throttled-away) update would show up by now
+    updates = rig.api.of("chat.update")
+    assert [u.params["text"] for u in updates[:1]] == ["Refunds are possible [1]. …"]
+    assert len(updates) == 2  # the second partial came within a second: skipped
+    assert updates[1].params["text"].startswith("Refunds are possible within 30 days [1].")
+    assert len({u.params["ts"] for u in updates}) == 1  # both edit the placeholder
+    assert placeholder.params["text"] == WORKING and len(rig.api.of("chat.postMessage")) == 1
 
 
 def test_retries_and_duplicates_get_exactly_one_answer(rig: SlackRig) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bot.core.lifecycle import FAILED, Lifecycle
 from bot.core.limits import AnswerPool
@@ -29,6 +29,9 @@ class FakeSurface:
 
     def working(self) -> None:
         self.calls.append(("working", ""))
+
+    def update(self, text: str) -> None:
+        self.calls.append(("update", text))
 
     def finish(self, reply: Reply) -> str | None:
         self.calls.append(("finish", reply.text))
@@ -75,9 +78,10 @@ def test_a_full_pool_says_busy(store: Store) -> None:
     gate = threading.Event()
 
     class Blocking(FakeEngine):
-        def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+        def answer(self, question: str, history: Sequence[Turn] = (),
+                   on_text: Callable[[str], None] | None = None) -> Answer:
             gate.wait(10)
-            return super().answer(question, history)
+            return super().answer(question, history, on_text)
 
     lifecycle = Lifecycle(Router(store, Blocking()), AnswerPool(workers=1, max_pending=1))
     first, second = FakeSurface(), FakeSurface()
@@ -91,9 +95,10 @@ def test_a_full_pool_says_busy(store: Store) -> None:
 
 def test_a_slow_answer_says_too_slow_and_a_failure_says_failed(store: Store) -> None:
     class Slow(FakeEngine):
-        def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+        def answer(self, question: str, history: Sequence[Turn] = (),
+                   on_text: Callable[[str], None] | None = None) -> Answer:
             time.sleep(0.5)
-            return super().answer(question, history)
+            return super().answer(question, history, on_text)
 
     slow = run(Lifecycle(Router(store, Slow()), AnswerPool(timeout=0.1)), ask("slow?", "E1"))
     assert slow.calls == [("working", ""), ("fail", TOO_SLOW)]
