@@ -24,7 +24,12 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.adapters.slack_http import SlackGate
 from bot.adapters.slack_payloads import (
+    FEEDBACK_ACTION,
+    HANDOFF_ACTION,
+    PLATFORM,
+    action_from_payload,
     admin_from_command,
+    answer_blocks,
     message_from_event,
     reaction_from_event,
     to_mrkdwn,
@@ -32,7 +37,7 @@ from bot.adapters.slack_payloads import (
 from bot.core.lifecycle import FAILED, Lifecycle
 from bot.core.limits import AnswerPool
 from bot.core.router import Router
-from bot.core.types import Reply
+from bot.core.types import ReactionEvent, Reply
 from knowledge.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -128,6 +133,9 @@ class SlackAdapter:
         self.app.event("reaction_removed")(on_reaction)
         self.app.event(re.compile(".*"))(_ignore)  # other event types: acknowledged, ignored
         self.app.command(command)(self._on_command)
+        on_click = _never_raises(self._on_click)
+        self.app.action(FEEDBACK_ACTION)(on_click)
+        self.app.action(HANDOFF_ACTION)(on_click)
 
     # listeners (bolt has already acknowledged the event) -------------------------------
     def _on_message(self, event: Mapping[str, Any], client: WebClient) -> None:
@@ -135,6 +143,24 @@ class SlackAdapter:
                                  lambda c, t: self.router.knows_thread("slack", c, t))
         if msg is not None:
             self.lifecycle.handle(msg, SlackSurface(self, client, msg.channel, msg.thread))
+
+    def _on_click(self, ack: Any, body: Mapping[str, Any], client: WebClient) -> None:
+        """👍/👎 count like reactions (one vote per user per answer, the latest wins);
+        "Talk to a human" is recorded and answered in the thread."""
+        ack()
+        click = action_from_payload(body)
+        if click is None:
+            return
+        action, value, user, ref = click
+        if action == FEEDBACK_ACTION:
+            self.router.handle_reaction(ReactionEvent(PLATFORM, user, value, ref))
+            return
+        channel, ts = ref.split(":", 1)
+        message = body.get("message")
+        thread = message.get("thread_ts") if isinstance(message, Mapping) else None
+        self._safe(client.chat_postMessage, channel=channel,
+                   text=self.router.request_human(PLATFORM, user, ref),
+                   thread_ts=thread if isinstance(thread, str) else ts)
 
     def _on_reaction(self, event: Mapping[str, Any]) -> None:
         reaction = reaction_from_event(event, self.bot_user_id)
@@ -235,8 +261,9 @@ class SlackSurface:
         if self.placeholder is None:  # Slack refused the placeholder: post the answer instead
             first = self.adapter.send(self.client, self.channel, reply, self.thread)
             return f"{self.channel}:{first}" if first else None
+        blocks = answer_blocks(parts[0]) if reply.message_id is not None else None
         self.adapter._safe(self.client.chat_update, channel=self.channel, ts=self.placeholder,
-                           text=parts[0])
+                           text=parts[0], blocks=blocks)
         for part in parts[1:]:
             self.adapter._safe(self.client.chat_postMessage, channel=self.channel, text=part,
                                thread_ts=self.thread or None)

@@ -81,3 +81,49 @@ def to_mrkdwn(reply: Reply) -> list[str]:
     """The reply as Slack mrkdwn messages: text, then the cited sources."""
     bold = Reply(re.sub(r"\*\*(.+?)\*\*", r"*\1*", reply.text), reply.sources)
     return split_message(with_sources(bold, "*Sources*"), MESSAGE_LIMIT)
+
+
+FEEDBACK_ACTION, HANDOFF_ACTION = "feedback", "handoff"
+_VOTES = {"+1", "-1"}
+
+
+def answer_blocks(text: str) -> list[dict[str, Any]]:
+    """An answer's message: its text, 👍/👎 feedback buttons and a "Talk to a human" button."""
+    from slack_sdk.models.blocks import (
+        ActionsBlock,
+        ButtonElement,
+        ContextActionsBlock,
+        FeedbackButtonObject,
+        FeedbackButtonsElement,
+        SectionBlock,
+    )
+
+    votes = FeedbackButtonsElement(
+        action_id=FEEDBACK_ACTION,
+        positive_button=FeedbackButtonObject(text="👍", value="+1",
+                                             accessibility_label="This answer helped"),
+        negative_button=FeedbackButtonObject(text="👎", value="-1",
+                                             accessibility_label="This answer did not help"))
+    human = ButtonElement(text="Talk to a human", action_id=HANDOFF_ACTION, value="handoff")
+    blocks = [SectionBlock(text={"type": "mrkdwn", "text": text}),
+              ContextActionsBlock(elements=[votes]), ActionsBlock(elements=[human])]
+    return [block.to_dict() for block in blocks]
+
+
+def action_from_payload(body: Mapping[str, Any]) -> tuple[str, str, str, str] | None:
+    """A click on an answer's buttons → ``(action_id, value, user, message_ref)``, or ``None``
+    for a shape no such click has."""
+    actions, user = body.get("actions"), body.get("user")
+    container, channel = body.get("container"), body.get("channel")
+    if not (isinstance(actions, list) and actions and isinstance(actions[0], Mapping)
+            and isinstance(user, Mapping) and isinstance(container, Mapping)):
+        return None
+    channel_id = _text(container.get("channel_id")) or (
+        _text(channel.get("id")) if isinstance(channel, Mapping) else "")
+    ts, user_id = _text(container.get("message_ts")), _text(user.get("id"))
+    action, value = _text(actions[0].get("action_id")), _text(actions[0].get("value"))
+    if not (channel_id and ts and user_id) or action not in (FEEDBACK_ACTION, HANDOFF_ACTION):
+        return None
+    if action == FEEDBACK_ACTION and value not in _VOTES:
+        return None
+    return action, value, user_id, f"{channel_id}:{ts}"

@@ -26,6 +26,8 @@ BUSY = "I'm answering a lot of questions right now — please try again in a min
 TOO_SLOW = "Sorry, that took too long to answer. Please try again, or ask for a human."
 RATE_LIMITED = "You're asking faster than I can answer — please wait a moment and try again."
 RESTARTING = "I'm restarting right now — please ask again in a minute."
+HANDOFF_RECORDED = ("Thanks — I've asked a member of our support team to follow up with you "
+                    "here.")
 
 
 class Router:
@@ -122,6 +124,11 @@ class Router:
             self.store.set_feedback(message_id, event.platform, event.user, event.reaction, score)
             return True
         return self.store.remove_feedback(message_id, event.user, event.reaction)
+
+    def request_human(self, platform: str, user: str, message_ref: str) -> str:
+        """"Talk to a human" on an answer: recorded; the reply tells the user what happens."""
+        self.store.add_handoff(platform, user, self.store.answer_by_ref(platform, message_ref))
+        return HANDOFF_RECORDED
 
     # admin ------------------------------------------------------------------------------
     def is_admin(self, cmd: AdminCommand) -> bool:

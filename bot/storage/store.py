@@ -24,6 +24,7 @@ from bot.storage.models import (
     Conversation,
     Delivery,
     Feedback,
+    Handoff,
     Message,
     RefreshRun,
     SecurityEvent,
@@ -166,6 +167,18 @@ class Store(TrainingRuns):
                 .limit(limit)
             ).all()
         return [Turn(role=r.role, text=r.text) for r in reversed(rows)]  # type: ignore[arg-type]
+
+    def add_handoff(self, platform: str, user: str, message_id: int | None) -> int:
+        """Record that ``user`` asked for a person about answer ``message_id``."""
+        with self.session() as s:
+            row = Handoff(platform=platform, user=user, message_id=message_id)
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def handoffs(self) -> list[Handoff]:
+        with self.session() as s:
+            return list(s.scalars(select(Handoff).order_by(Handoff.id)))
 
     def claim_delivery(self, event_id: str) -> bool:
         """Claim a platform event id; ``False`` if it was claimed before (a repeated delivery).

@@ -6,6 +6,7 @@ import json
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -71,6 +72,19 @@ class SlackRig:
         if retry:
             headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
         return self.post(body, headers)
+
+    def click(self, action: str, value: str, user: str, channel: str, ts: str) -> int:
+        """A signed block_actions payload: ``user`` clicked a button on message ``ts``."""
+        payload = {"type": "block_actions", "team": {"id": "T1"}, "user": {"id": user},
+                   "api_app_id": "A1", "container": {"type": "message", "message_ts": ts,
+                                                     "channel_id": channel},
+                   "channel": {"id": channel}, "message": {"ts": ts, "thread_ts": "t0"},
+                   "actions": [{"action_id": action, "block_id": "b1", "value": value,
+                                "type": "button", "action_ts": "1"}]}
+        form = "payload=" + urllib.parse.quote(json.dumps(payload))
+        headers = signed_headers(SECRET, form)
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        return self.post(form, headers)
 
     def command(self, user: str, text: str) -> tuple[int, str]:
         form = (f"command=%2Fkb&text={text}&user_id={user}&channel_id=C1&team_id=T1"
@@ -199,6 +213,47 @@ def test_an_empty_mention_delivered_eight_times_gets_one_reply(rig: SlackRig) ->
     time.sleep(0.5)  # a second reply would show up by now
     posts = rig.api.of("chat.postMessage")
     assert len(posts) == 1 and "type a question" in posts[0].params["text"]
+
+
+def recorded(rig: SlackRig, channel: str, ts: str) -> None:
+    """Wait until the posted answer's reference is stored (just after the message is edited)."""
+    deadline = time.monotonic() + 10
+    while rig.store.answer_by_ref("slack", f"{channel}:{ts}") is None:
+        assert time.monotonic() < deadline, "the answer was never recorded"
+        time.sleep(0.02)
+
+
+def test_answers_carry_feedback_buttons_that_count_like_reactions(rig: SlackRig) -> None:
+    rig.event(mention("Refunds?"))
+    final = rig.api.wait_for("chat.update")[0].params
+    blocks = json.loads(final["blocks"]) if isinstance(final["blocks"], str) else final["blocks"]
+    assert [b["type"] for b in blocks] == ["section", "context_actions", "actions"]
+    assert blocks[1]["elements"][0]["type"] == "feedback_buttons"
+    channel, ts = final["channel"], final["ts"]
+    recorded(rig, channel, ts)
+    assert rig.click("feedback", "+1", USER, channel, ts) == 200
+    assert rig.click("feedback", "-1", USER, channel, ts) == 200  # the latest click wins
+    rig.event({"type": "reaction_added", "user": USER, "reaction": "-1", "item_user": BOT_USER_ID,
+               "item": {"type": "message", "channel": channel, "ts": ts}}, "Ev2")
+    time.sleep(0.3)
+    votes = rig.store.list_feedback()
+    assert [(v.user, v.reaction, v.score) for v in votes] == [(USER, "-1", -1)]  # counted once
+    assert rig.click("feedback", "evil", USER, channel, ts) == 200  # odd values: ignored
+    assert len(rig.store.list_feedback()) == 1
+
+
+def test_talk_to_a_human_is_recorded_and_answered_in_the_thread(rig: SlackRig) -> None:
+    rig.event(mention("Refunds?"))
+    final = rig.api.wait_for("chat.update")[0].params
+    recorded(rig, final["channel"], final["ts"])
+    assert rig.click("handoff", "handoff", USER, final["channel"], final["ts"]) == 200
+    reply = rig.api.wait_for("chat.postMessage", 2)[1].params
+    assert "support team to follow up" in reply["text"] and reply["thread_ts"] == "t0"
+    [handoff] = rig.store.handoffs()
+    assert (handoff.user, handoff.platform) == (USER, "slack")
+    assert handoff.message_id is not None
+    assert handoff.message_id == rig.store.answer_by_ref("slack", f"{final['channel']}:"
+                                                         f"{final['ts']}")
 
 
 def test_non_admin_refresh_is_refused_and_recorded(rig: SlackRig) -> None:
