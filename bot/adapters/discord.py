@@ -29,7 +29,7 @@ from bot.adapters.discord_payloads import (
 from bot.core.lifecycle import Lifecycle
 from bot.core.limits import AnswerPool
 from bot.core.router import Router
-from bot.core.types import AdminCommand, Reply
+from bot.core.types import AdminCommand, ReactionEvent, Reply
 from knowledge.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,33 @@ def view_of(message: discord.Message) -> MessageView:
     )
 
 
+VOTE_UP, VOTE_DOWN, HANDOFF = "supportbot:vote:+1", "supportbot:vote:-1", "supportbot:handoff"
+
+
+class AnswerButtons(discord.ui.View):
+    """👍/👎 and "Talk to a human" under every answer. Persistent (fixed ``custom_id``s, no
+    timeout, registered at start-up), so buttons on answers posted before a restart work."""
+
+    def __init__(self, client: SupportClient) -> None:
+        super().__init__(timeout=None)
+        self.client = client
+
+    @discord.ui.button(emoji="👍", style=discord.ButtonStyle.secondary, custom_id=VOTE_UP)
+    async def up(self, interaction: discord.Interaction, _button: discord.ui.Button[Any]) -> None:
+        await self.client.vote(interaction, "+1")
+
+    @discord.ui.button(emoji="👎", style=discord.ButtonStyle.secondary, custom_id=VOTE_DOWN)
+    async def down(self, interaction: discord.Interaction,
+                   _button: discord.ui.Button[Any]) -> None:
+        await self.client.vote(interaction, "-1")
+
+    @discord.ui.button(label="Talk to a human", style=discord.ButtonStyle.primary,
+                       custom_id=HANDOFF)
+    async def human(self, interaction: discord.Interaction,
+                    _button: discord.ui.Button[Any]) -> None:
+        await self.client.handoff(interaction)
+
+
 class SupportClient(discord.Client):
     """The bot: dependencies come in through the constructor (nothing global)."""
 
@@ -59,6 +86,7 @@ class SupportClient(discord.Client):
         super().__init__(intents=intents(), **options)
         self.router, self.pool = router, pool
         self.lifecycle = Lifecycle(router, pool)
+        self.buttons = AnswerButtons(self)
         self.handler_errors = 0  # events whose handler raised (bench_fuzz counts them)
         self.tree = app_commands.CommandTree(self)
         self.tree.add_command(self._kb_group())
@@ -69,7 +97,23 @@ class SupportClient(discord.Client):
         return str(self.user.id) if self.user else ""
 
     async def setup_hook(self) -> None:
+        self.add_view(self.buttons)  # persistent: clicks on earlier answers still arrive
         await self.tree.sync()
+
+    async def vote(self, interaction: discord.Interaction, reaction: str) -> None:
+        """A 👍/👎 click counts like the reaction (one vote per user per answer)."""
+        ref = str(interaction.message.id) if interaction.message else ""
+        event = ReactionEvent("discord", str(interaction.user.id), reaction, ref)
+        counted = await asyncio.to_thread(self.router.handle_reaction, event)
+        await interaction.response.send_message(
+            "Thanks — feedback recorded." if counted else "That answer can't be rated any more.",
+            ephemeral=True)
+
+    async def handoff(self, interaction: discord.Interaction) -> None:
+        ref = str(interaction.message.id) if interaction.message else ""
+        text = await asyncio.to_thread(self.router.request_human, "discord",
+                                       str(interaction.user.id), ref)
+        await interaction.response.send_message(text)
 
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
         """One line instead of discord.py's traceback: an odd event never floods the log."""
@@ -98,7 +142,14 @@ class SupportClient(discord.Client):
         await asyncio.to_thread(self.lifecycle.handle, msg, surface, True)
 
     async def send(self, target: discord.abc.Messageable, reply: Reply) -> list[discord.Message]:
-        return [await target.send(part) for part in to_markdown(reply)]
+        """The reply as messages; an answer's first one carries the buttons."""
+        parts = to_markdown(reply)
+        sent = [await target.send(parts[0], view=self._view_for(reply))]
+        return sent + [await target.send(part) for part in parts[1:]]
+
+    def _view_for(self, reply: Reply) -> Any:
+        """The buttons for an answer; ``MISSING`` (none) for a refusal or an error."""
+        return self.buttons if reply.message_id is not None else discord.utils.MISSING
 
     # reactions ----------------------------------------------------------------------------
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
@@ -208,7 +259,7 @@ class DiscordSurface:
             sent = self._run(self.client.send(self.target, reply))
             return str(sent[0].id) if sent else None
         parts = to_markdown(reply)
-        self._run(self._message.edit(content=parts[0]))
+        self._run(self._message.edit(content=parts[0], view=self.client._view_for(reply)))
         for part in parts[1:]:
             self._run(self.target.send(part))
         return str(self._message.id)

@@ -161,6 +161,46 @@ def test_a_streaming_answer_is_one_message_edited_into_the_answer(
     run(tmp_path, scenario, engine)
 
 
+def click(custom_id: str, message_id: str, number: int) -> dict[str, Any]:
+    """A button click (INTERACTION_CREATE, type 3) by Alice on a bot message in her DM."""
+    message = payload("message_dm") | {"id": message_id, "author": {
+        "id": "999000000000000001", "username": "supportbot", "discriminator": "0",
+        "avatar": None, "bot": True, "global_name": None}, "content": "answer"}
+    return {"version": 1, "type": 3, "token": f"dG9rZW4{number}",
+            "id": f"81000000000000000{number}", "application_id": "555000000000000001",
+            "channel_id": "600000000000000001",
+            "channel": {"id": "600000000000000001", "type": 1}, "user": message["author"] | {
+                "id": ALICE, "username": "alice", "bot": False},
+            "message": message, "data": {"custom_id": custom_id, "component_type": 2},
+            "app_permissions": "0", "locale": "en-US", "entitlements": [],
+            "attachment_size_limit": 10485760, "authorizing_integration_owners": {},
+            "context": 1}
+
+
+def test_answer_buttons_vote_and_ask_for_a_human(tmp_path: Path, fake: FakeDiscordAPI) -> None:
+    async def scenario(client: SupportClient, store: Store, engine: FakeEngine,
+                       admin: FakeAdmin) -> None:
+        client._connection.parse_message_create(payload("message_dm"))
+        posted = await until(lambda: fake.matching("POST", r"/messages$"))
+        custom_ids = [c["custom_id"] for row in posted[0].body["components"]
+                      for c in row["components"]]
+        assert custom_ids == ["supportbot:vote:+1", "supportbot:vote:-1", "supportbot:handoff"]
+        ref = (await until(lambda: [r for r in [_first_answer_ref(store)] if r]))[0]
+        client._connection.parse_interaction_create(click("supportbot:vote:+1", ref, 1))
+        client._connection.parse_interaction_create(click("supportbot:vote:-1", ref, 2))
+        await until(lambda: len(fake.matching("POST", r"/interactions/\d+/[^/]+/callback$")) == 2)
+        reaction = payload("reaction_add") | {"message_id": ref, "emoji": {"name": "👎"}}
+        client._connection.parse_message_reaction_add(reaction)
+        await until(lambda: [r for r in store.list_feedback() if r.reaction == "👎"])
+        assert [(r.user, r.score) for r in store.list_feedback()] == [(ALICE, -1)]  # once
+        client._connection.parse_interaction_create(click("supportbot:handoff", ref, 3))
+        [handoff] = await until(store.handoffs)
+        assert handoff.user == ALICE and handoff.message_id is not None
+        assert client.handler_errors == 0
+
+    run(tmp_path, scenario)
+
+
 def test_other_guild_talk_and_bots_are_ignored(tmp_path: Path, fake: FakeDiscordAPI) -> None:
     async def scenario(client: SupportClient, store: Store, engine: FakeEngine,
                        admin: FakeAdmin) -> None:
