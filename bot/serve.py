@@ -43,7 +43,7 @@ def configured_adapters(runtime: Runtime) -> list[Adapter]:
             signing_secret=s.slack_signing_secret.get_secret_value(),
             app_token=s.slack_app_token.get_secret_value(), mode=s.slack_mode,
             host=s.slack_host, port=s.slack_port, api_url=s.slack_api_url,
-            command=s.slack_command,
+            command=s.slack_command, streaming=s.slack_streaming,
         ))
     if s.discord_token.get_secret_value():
         from bot.adapters.discord import DiscordAdapter

@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     slack_api_url: str = Field("https://slack.com/api/", description="Web API base URL.")
     slack_admin_user_ids: str = Field("", description="Comma-separated Slack user ids.")
     slack_command: str = Field("/kb", pattern=r"^/[a-z0-9_-]{1,31}$")
+    slack_streaming: bool = Field(
+        True, description="Stream answers with chat.startStream where Slack allows it.")
 
     # Discord
     discord_token: SecretStr = Field(SecretStr(""), description="Bot token; enables Discord.")

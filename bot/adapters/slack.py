@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import logging
 import re
-import time
 from collections.abc import Callable, Mapping
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -29,11 +28,11 @@ from bot.adapters.slack_payloads import (
     PLATFORM,
     action_from_payload,
     admin_from_command,
-    answer_blocks,
     message_from_event,
     reaction_from_event,
     to_mrkdwn,
 )
+from bot.adapters.slack_surface import SlackSurface
 from bot.core.lifecycle import FAILED, Lifecycle
 from bot.core.limits import AnswerPool
 from bot.core.router import Router
@@ -41,8 +40,6 @@ from bot.core.types import ReactionEvent, Reply
 from knowledge.errors import ConfigError
 
 log = logging.getLogger(__name__)
-WORKING = "_Looking that up…_"
-UPDATE_EVERY = 1.0  # seconds between edits of a streaming answer
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
@@ -98,19 +95,20 @@ class SlackAdapter:
     def __init__(self, router: Router, pool: AnswerPool, *, bot_token: str, signing_secret: str,
                  app_token: str = "", mode: str = "socket", host: str = "0.0.0.0",
                  port: int = 3000, api_url: str = "https://slack.com/api/",
-                 command: str = "/kb") -> None:
+                 command: str = "/kb", streaming: bool = True) -> None:
         if mode == "socket" and not app_token:
             raise ConfigError("SLACK_MODE=socket needs SLACK_APP_TOKEN (xapp-…), or set "
                               "SLACK_MODE=http with SLACK_SIGNING_SECRET.")
         if mode == "http" and not signing_secret:
             raise ConfigError("SLACK_MODE=http needs SLACK_SIGNING_SECRET (Basic Information).")
-        self.router, self.pool, self.mode = router, pool, mode
+        self.router, self.pool, self.mode, self.streaming = router, pool, mode, streaming
         self.lifecycle = Lifecycle(router, pool)
         self.app_token, self.host, self.port = app_token, host, port
         client = WebClient(token=bot_token, base_url=api_url,
                            retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=3)])
         try:
-            self.bot_user_id = str(client.auth_test()["user_id"])
+            auth = client.auth_test()
+            self.bot_user_id, self.team_id = str(auth["user_id"]), str(auth.get("team_id", ""))
         except SlackApiError as exc:
             raise ConfigError(f"Slack refused SLACK_BOT_TOKEN ({exc.response['error']}) — "
                               "copy the Bot User OAuth Token again.") from None
@@ -142,7 +140,7 @@ class SlackAdapter:
         msg = message_from_event(event, self.bot_user_id,
                                  lambda c, t: self.router.knows_thread("slack", c, t))
         if msg is not None:
-            self.lifecycle.handle(msg, SlackSurface(self, client, msg.channel, msg.thread))
+            self.lifecycle.handle(msg, SlackSurface(self, client, msg))
 
     def _on_click(self, ack: Any, body: Mapping[str, Any], client: WebClient) -> None:
         """👍/👎 count like reactions (one vote per user per answer, the latest wins);
@@ -225,53 +223,3 @@ class SlackAdapter:
 
 def _ignore() -> None:
     """Event types supportbot does not use: bolt acknowledges them and nothing else runs."""
-
-
-class SlackSurface:
-    """One question's reply in Slack: a placeholder in its thread, edited into the answer."""
-
-    def __init__(self, adapter: SlackAdapter, client: WebClient, channel: str,
-                 thread: str) -> None:
-        self.adapter, self.client, self.channel, self.thread = adapter, client, channel, thread
-        self.placeholder: str | None = None
-        self._last_update = 0.0
-
-    def post(self, reply: Reply) -> None:
-        self.adapter.send(self.client, self.channel, reply, self.thread)
-
-    def working(self) -> None:
-        posted = self.adapter._safe(self.client.chat_postMessage, channel=self.channel,
-                                    text=WORKING, thread_ts=self.thread or None)
-        ts = (posted or {}).get("ts")
-        self.placeholder = ts if isinstance(ts, str) else None
-
-    def update(self, text: str) -> None:
-        """The answer so far into the placeholder, at most once per ``UPDATE_EVERY`` seconds
-        (Slack's chat.update allows about one call per second per message)."""
-        now = time.monotonic()
-        if self.placeholder is None or now - self._last_update < UPDATE_EVERY:
-            return
-        self._last_update = now
-        shown = to_mrkdwn(Reply(text))[0]
-        self.adapter._safe(self.client.chat_update, channel=self.channel, ts=self.placeholder,
-                           text=f"{shown} …")
-
-    def finish(self, reply: Reply) -> str | None:
-        parts = to_mrkdwn(reply)
-        if self.placeholder is None:  # Slack refused the placeholder: post the answer instead
-            first = self.adapter.send(self.client, self.channel, reply, self.thread)
-            return f"{self.channel}:{first}" if first else None
-        blocks = answer_blocks(parts[0]) if reply.message_id is not None else None
-        self.adapter._safe(self.client.chat_update, channel=self.channel, ts=self.placeholder,
-                           text=parts[0], blocks=blocks)
-        for part in parts[1:]:
-            self.adapter._safe(self.client.chat_postMessage, channel=self.channel, text=part,
-                               thread_ts=self.thread or None)
-        return f"{self.channel}:{self.placeholder}"
-
-    def fail(self, text: str) -> None:
-        if self.placeholder is None:
-            self.post(Reply(text, thread=self.thread))
-        else:
-            self.adapter._safe(self.client.chat_update, channel=self.channel,
-                               ts=self.placeholder, text=text)

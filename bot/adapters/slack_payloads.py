@@ -88,14 +88,18 @@ _VOTES = {"+1", "-1"}
 
 
 def answer_blocks(text: str) -> list[dict[str, Any]]:
-    """An answer's message: its text, 👍/👎 feedback buttons and a "Talk to a human" button."""
+    """An answer's message: its text, then ``answer_buttons``."""
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": text}}, *answer_buttons()]
+
+
+def answer_buttons() -> list[dict[str, Any]]:
+    """👍/👎 feedback buttons and a "Talk to a human" button."""
     from slack_sdk.models.blocks import (
         ActionsBlock,
         ButtonElement,
         ContextActionsBlock,
         FeedbackButtonObject,
         FeedbackButtonsElement,
-        SectionBlock,
     )
 
     votes = FeedbackButtonsElement(
@@ -105,8 +109,7 @@ def answer_blocks(text: str) -> list[dict[str, Any]]:
         negative_button=FeedbackButtonObject(text="👎", value="-1",
                                              accessibility_label="This answer did not help"))
     human = ButtonElement(text="Talk to a human", action_id=HANDOFF_ACTION, value="handoff")
-    blocks = [SectionBlock(text={"type": "mrkdwn", "text": text}),
-              ContextActionsBlock(elements=[votes]), ActionsBlock(elements=[human])]
+    blocks = [ContextActionsBlock(elements=[votes]), ActionsBlock(elements=[human])]
     return [block.to_dict() for block in blocks]
 
 

@@ -42,7 +42,12 @@ def signed_headers(secret: str, body: str, timestamp: int | None = None) -> dict
 
 
 class FakeSlackAPI:
-    def __init__(self) -> None:
+    """``streaming``: chat.startStream/appendStream/stopStream work (else "not_allowed", as in
+    a workspace without them); ``assistant``: assistant.threads.setStatus works (else
+    "invalid_thread", as outside an assistant thread)."""
+
+    def __init__(self, streaming: bool = False, assistant: bool = False) -> None:
+        self.streaming, self.assistant = streaming, assistant
         self.calls: list[Call] = []
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
@@ -87,7 +92,12 @@ class FakeSlackAPI:
             self.calls.append(Call(method, params))
         if method == "auth.test":
             return {"ok": True, "user_id": BOT_USER_ID, "bot_id": "BBOT0001", "team_id": "T1"}
-        if method in ("chat.postMessage", "chat.update"):
+        if method.startswith("chat.") and method.endswith("Stream") and not self.streaming:
+            return {"ok": False, "error": "not_allowed"}
+        if method == "assistant.threads.setStatus" and not self.assistant:
+            return {"ok": False, "error": "invalid_thread"}
+        if method in ("chat.postMessage", "chat.update", "chat.startStream",
+                      "chat.appendStream", "chat.stopStream"):
             ts = params.get("ts") or f"1700000000.{next(self._ts):06d}"
             return {"ok": True, "channel": params.get("channel"), "ts": ts}
         return {"ok": True}

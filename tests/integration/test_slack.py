@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.slack import WORKING, SlackAdapter
+from bot.adapters.slack import SlackAdapter
+from bot.adapters.slack_surface import WORKING
 from bot.core.limits import AnswerPool
 from bot.core.router import Router
 from bot.core.types import Answer, Source, Turn
@@ -163,6 +164,58 @@ def test_a_streaming_answer_fills_the_placeholder_then_is_finished(rig: SlackRig
     assert updates[1].params["text"].startswith("Refunds are possible within 30 days [1].")
     assert len({u.params["ts"] for u in updates}) == 1  # both edit the placeholder
     assert placeholder.params["text"] == WORKING and len(rig.api.of("chat.postMessage")) == 1
+
+
+@pytest.fixture()
+def streaming_rig(tmp_path: Path) -> Iterator[SlackRig]:
+    """A workspace where chat.startStream works and threads are assistant threads."""
+    with FakeSlackAPI(streaming=True, assistant=True) as api:
+        rig = SlackRig(tmp_path, api)
+        yield rig
+        rig.adapter.close()
+        rig.store.close()
+
+
+def test_an_answer_streams_where_slack_allows_it(streaming_rig: SlackRig) -> None:
+    rig = streaming_rig
+    rig.engine.partial = ["Refunds are possible [1]."]
+    rig.event(mention("Refunds?"))
+    stop = rig.api.wait_for("chat.stopStream")[0].params
+    status = rig.api.of("assistant.threads.setStatus")[0].params
+    assert status["thread_ts"] == "1700000001.000100" and status["loading_messages"]
+    assert rig.api.of("chat.postMessage") == []  # the status shows; no placeholder
+    start = rig.api.of("chat.startStream")[0].params
+    assert (start["markdown_text"], start["thread_ts"]) == ("Refunds are possible [1].",
+                                                           "1700000001.000100")
+    assert (start["recipient_user_id"], start["recipient_team_id"]) == (USER, "T1")
+    # the final answer is not the streamed text continued: the message is rewritten with it
+    final = rig.api.wait_for("chat.update")[0].params
+    assert final["ts"] == stop["ts"] and final["text"].startswith(
+        "Refunds are possible within 30 days [1].")
+    recorded(rig, final["channel"], stop["ts"])  # reactions and buttons find the answer
+
+
+def test_a_stream_that_the_answer_continues_ends_with_the_rest_and_the_buttons(
+    streaming_rig: SlackRig
+) -> None:
+    rig = streaming_rig
+    rig.engine.partial = ["Refunds are possible within 30 days [1]."]
+    rig.event(mention("Refunds?"))
+    stop = rig.api.wait_for("chat.stopStream")[0].params
+    assert stop["markdown_text"].startswith(" (Refunds?)")  # the rest, then the sources
+    assert "billing/refunds.md" in stop["markdown_text"]
+    assert [b["type"] for b in stop["blocks"]] == ["context_actions", "actions"]
+    time.sleep(0.2)
+    assert rig.api.of("chat.update") == []  # nothing to rewrite
+
+
+def test_streaming_refused_falls_back_to_editing_the_placeholder(rig: SlackRig) -> None:
+    rig.engine.partial = ["Refunds are possible [1]."]
+    rig.event(mention("Refunds?"))
+    updates = rig.api.wait_for("chat.update", 2)
+    assert len(rig.api.of("chat.startStream")) == 1  # tried once, refused ("not_allowed")
+    assert updates[0].params["text"] == "Refunds are possible [1]. …"
+    assert rig.api.of("chat.stopStream") == [] and rig.api.of("chat.appendStream") == []
 
 
 def test_retries_and_duplicates_get_exactly_one_answer(rig: SlackRig) -> None:
