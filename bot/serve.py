@@ -44,6 +44,7 @@ def configured_adapters(runtime: Runtime) -> list[Adapter]:
             app_token=s.slack_app_token.get_secret_value(), mode=s.slack_mode,
             host=s.slack_host, port=s.slack_port, api_url=s.slack_api_url,
             command=s.slack_command, streaming=s.slack_streaming,
+            prompts=tuple(p.strip() for p in s.slack_suggested_prompts.split("|") if p.strip()),
         ))
     if s.discord_token.get_secret_value():
         from bot.adapters.discord import DiscordAdapter

@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     slack_command: str = Field("/kb", pattern=r"^/[a-z0-9_-]{1,31}$")
     slack_streaming: bool = Field(
         True, description="Stream answers with chat.startStream where Slack allows it.")
+    slack_suggested_prompts: str = Field(
+        "What can you help me with?|How do I get a refund?|How do I reset my password?",
+        description="Prompts offered when a user opens an assistant thread, '|'-separated.")
 
     # Discord
     discord_token: SecretStr = Field(SecretStr(""), description="Bot token; enables Discord.")

@@ -95,13 +95,15 @@ class SlackAdapter:
     def __init__(self, router: Router, pool: AnswerPool, *, bot_token: str, signing_secret: str,
                  app_token: str = "", mode: str = "socket", host: str = "0.0.0.0",
                  port: int = 3000, api_url: str = "https://slack.com/api/",
-                 command: str = "/kb", streaming: bool = True) -> None:
+                 command: str = "/kb", streaming: bool = True,
+                 prompts: tuple[str, ...] = ()) -> None:
         if mode == "socket" and not app_token:
             raise ConfigError("SLACK_MODE=socket needs SLACK_APP_TOKEN (xapp-…), or set "
                               "SLACK_MODE=http with SLACK_SIGNING_SECRET.")
         if mode == "http" and not signing_secret:
             raise ConfigError("SLACK_MODE=http needs SLACK_SIGNING_SECRET (Basic Information).")
         self.router, self.pool, self.mode, self.streaming = router, pool, mode, streaming
+        self.prompts = prompts
         self.lifecycle = Lifecycle(router, pool)
         self.app_token, self.host, self.port = app_token, host, port
         client = WebClient(token=bot_token, base_url=api_url,
@@ -129,6 +131,7 @@ class SlackAdapter:
         self.app.event("message")(on_message)
         self.app.event("reaction_added")(on_reaction)
         self.app.event("reaction_removed")(on_reaction)
+        self.app.event("assistant_thread_started")(_never_raises(self._on_thread_started))
         self.app.event(re.compile(".*"))(_ignore)  # other event types: acknowledged, ignored
         self.app.command(command)(self._on_command)
         on_click = _never_raises(self._on_click)
@@ -159,6 +162,17 @@ class SlackAdapter:
         self._safe(client.chat_postMessage, channel=channel,
                    text=self.router.request_human(PLATFORM, user, ref),
                    thread_ts=thread if isinstance(thread, str) else ts)
+
+    def _on_thread_started(self, event: Mapping[str, Any], client: WebClient) -> None:
+        """A user opened the app's agent view: offer the suggested prompts."""
+        thread = event.get("assistant_thread")
+        if not (self.prompts and isinstance(thread, Mapping)):
+            return
+        channel, ts = thread.get("channel_id"), thread.get("thread_ts")
+        if isinstance(channel, str) and isinstance(ts, str):
+            self._safe(client.assistant_threads_setSuggestedPrompts, channel_id=channel,
+                       thread_ts=ts, title="Ask about our documentation",
+                       prompts=[{"title": p[:75], "message": p} for p in self.prompts])
 
     def _on_reaction(self, event: Mapping[str, Any]) -> None:
         reaction = reaction_from_event(event, self.bot_user_id)

@@ -52,7 +52,7 @@ class SlackRig:
                              admins={"slack": frozenset({ADMIN})})
         self.adapter = SlackAdapter(self.router, AnswerPool(2, 8, 30), bot_token="xoxb-test",
                                     signing_secret=SECRET, mode="http", host="127.0.0.1",
-                                    port=0, api_url=api.url)
+                                    port=0, api_url=api.url, prompts=("How do refunds work?",))
         threading.Thread(target=self.adapter.run, daemon=True).start()
         while self.adapter._server is None:
             time.sleep(0.01)
@@ -216,6 +216,16 @@ def test_streaming_refused_falls_back_to_editing_the_placeholder(rig: SlackRig) 
     assert len(rig.api.of("chat.startStream")) == 1  # tried once, refused ("not_allowed")
     assert updates[0].params["text"] == "Refunds are possible [1]. …"
     assert rig.api.of("chat.stopStream") == [] and rig.api.of("chat.appendStream") == []
+
+
+def test_an_assistant_thread_is_offered_the_suggested_prompts(streaming_rig: SlackRig) -> None:
+    started = {"type": "assistant_thread_started", "assistant_thread": {
+        "user_id": USER, "channel_id": "D1", "thread_ts": "1700000009.000100"}}
+    assert streaming_rig.event(started, "Ev3") == 200
+    prompts = streaming_rig.api.wait_for("assistant.threads.setSuggestedPrompts")[0].params
+    assert (prompts["channel_id"], prompts["thread_ts"]) == ("D1", "1700000009.000100")
+    assert prompts["prompts"] == [{"title": "How do refunds work?",
+                                   "message": "How do refunds work?"}]
 
 
 def test_retries_and_duplicates_get_exactly_one_answer(rig: SlackRig) -> None:
