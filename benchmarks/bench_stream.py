@@ -1,12 +1,15 @@
 """Streaming: time to the first visible sentence against time to the complete answer.
 
 Every question of a QA file is answered by the serving engine with ``on_text`` (what the
-terminal chat prints and what Slack's and Discord's surfaces show), timing the first call and
-the finished answer. Printed: p50 and p90 of both, and the p50 of first ÷ complete per
-question (target ≤ 0.5), plus how many answers showed something before they were complete.
+terminal chat prints), timing the first call and the finished answer; with ``--slack`` each
+question is instead a signed mention POSTed to the real Slack adapter in HTTP mode against the
+fake Web API with streaming allowed, timing the first ``chat.startStream`` (or edit) with
+answer text and the ``chat.stopStream`` (or final edit). Printed: p50 and p90 of both, the p50
+of first ÷ complete per question (target ≤ 0.5), and how many answers showed something before
+they were complete.
 
     python benchmarks/bench_stream.py --home HOME --qa QA.jsonl [--adapter V|PATH]
-                                      [--company NAME] [--limit N] [--json]
+                                      [--company NAME] [--limit N] [--slack] [--json]
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from typing import Any
 from common import base_parser, cpu_features, make_runtime, percentile
 
 
-def run(home: Path, qa: Path, adapter: str | None, company: str,
-        limit: int | None) -> dict[str, Any]:
+def run(home: Path, qa: Path, adapter: str | None, company: str, limit: int | None,
+        slack: bool = False) -> dict[str, Any]:
     from knowledge.engine import AnswerEngine
     from knowledge.llm import ModelProvider
     from training.evaluate import load_qa
@@ -31,24 +34,79 @@ def run(home: Path, qa: Path, adapter: str | None, company: str,
     model = ModelProvider(runtime.model_spec(), lambda: active).get()
     engine = AnswerEngine(runtime.kb, model, runtime.engine.config)
     engine.answer(items[0].question)  # warm-up: model, index and caches loaded
-    firsts, totals, ratios, early = [], [], [], 0
-    for item in items:
-        seen: list[float] = []
-        started = time.perf_counter()
-        engine.answer(item.question, on_text=_stamp(seen))
-        total = time.perf_counter() - started
-        first = (seen[0] - started) if seen else total
-        early += bool(seen) and first < total * 0.95
-        firsts.append(first)
-        totals.append(total)
-        ratios.append(first / total)
+    timings = (_slack_timings(engine, items) if slack
+               else [_engine_timing(engine, item.question) for item in items])
+    firsts, totals = [f for f, _ in timings], [t for _, t in timings]
+    ratios = [f / t for f, t in timings]
+    early = sum(1 for f, t in timings if f < t * 0.95)
     return {"questions": len(items), "adapter": active[0] if active else None,
+            "path": "slack" if slack else "terminal",
             "cpu": cpu_features(), "first_p50_s": round(statistics.median(firsts), 3),
             "first_p90_s": round(percentile(firsts, 90), 3),
             "complete_p50_s": round(statistics.median(totals), 3),
             "complete_p90_s": round(percentile(totals, 90), 3),
             "first_over_complete_p50": round(statistics.median(ratios), 3),
             "shown_early": early}
+
+
+def _engine_timing(engine: Any, question: str) -> tuple[float, float]:
+    """(seconds to the first on_text, seconds to the answer)."""
+    seen: list[float] = []
+    started = time.perf_counter()
+    engine.answer(question, on_text=_stamp(seen))
+    total = time.perf_counter() - started
+    return ((seen[0] - started) if seen else total), total
+
+
+def _slack_timings(engine: Any, items: list[Any]) -> list[tuple[float, float]]:
+    """Each question as a signed mention to the Slack adapter; times from the fake API."""
+    import json
+    import tempfile
+    import threading
+    import urllib.request
+
+    from bot.adapters.slack import SlackAdapter
+    from bot.core.limits import AnswerPool
+    from bot.core.router import Router
+    from bot.storage import Store
+    from bot.testing.fake_slack import BOT_USER_ID, FakeSlackAPI, signed_headers
+
+    out = []
+    with FakeSlackAPI(streaming=True) as api, tempfile.TemporaryDirectory() as tmp:
+        store = Store(f"sqlite:///{Path(tmp) / 'stream.db'}")
+        adapter = SlackAdapter(Router(store, engine), AnswerPool(1, 100, 600), bot_token="xoxb-b",
+                               signing_secret="s", mode="http", host="127.0.0.1", port=0,
+                               api_url=api.url)
+        threading.Thread(target=adapter.run, daemon=True).start()
+        while adapter._server is None:
+            time.sleep(0.01)
+        for i, item in enumerate(items):
+            channel = f"C{i}"
+            body = json.dumps({"type": "event_callback", "event_id": f"Ev{i}", "event": {
+                "type": "app_mention", "user": "U1", "channel": channel,
+                "ts": f"1700000000.{i:06d}", "text": f"<@{BOT_USER_ID}> {item.question}"}})
+            started = time.monotonic()
+            request = urllib.request.Request(f"http://127.0.0.1:{adapter.port}/slack/events",
+                                             body.encode(), signed_headers("s", body))
+            urllib.request.urlopen(request, timeout=30).close()
+            out.append(_visible(api, channel, started))
+        adapter.close()
+        store.close()
+    return out
+
+
+def _visible(api: Any, channel: str, started: float, limit: float = 600) -> tuple[float, float]:
+    """(first answer text shown, answer complete) in the channel, in seconds from ``started``."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        calls = [c for c in list(api.calls) if c.params.get("channel") == channel]
+        done = [c for c in calls if c.method == "chat.stopStream" or (
+            c.method == "chat.update" and not str(c.params.get("text", "")).endswith(" …"))]
+        if done:
+            shown = [c for c in calls if c.method in ("chat.startStream", "chat.update")]
+            return shown[0].at - started, done[-1].at - started
+        time.sleep(0.01)
+    raise SystemExit(f"error: no answer in {channel} within {limit:.0f} s")
 
 
 def _stamp(seen: list[float]) -> Any:
@@ -65,14 +123,16 @@ def main() -> None:
     parser.add_argument("--adapter", help="version or adapter folder (default: the base model)")
     parser.add_argument("--company", default="Orbitask", help="COMPANY_NAME of the docs")
     parser.add_argument("--limit", type=int, help="first N questions only")
+    parser.add_argument("--slack", action="store_true", help="through the Slack adapter")
     args = parser.parse_args()
-    result = run(args.home, args.qa, args.adapter, args.company, args.limit)
+    result = run(args.home, args.qa, args.adapter, args.company, args.limit, args.slack)
     if args.json:
         import json
 
         print(json.dumps(result))
         return
-    print(f"{result['questions']} questions, adapter {result['adapter']}, {result['cpu']}\n"
+    print(f"{result['questions']} questions ({result['path']}), adapter {result['adapter']}, "
+          f"{result['cpu']}\n"
           f"first visible sentence: p50 {result['first_p50_s']} s, p90 {result['first_p90_s']} s"
           f"\ncomplete answer:        p50 {result['complete_p50_s']} s, p90 "
           f"{result['complete_p90_s']} s\nfirst ÷ complete, p50 of questions: "

@@ -14,7 +14,7 @@ import itertools
 import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
@@ -31,6 +31,7 @@ class _Server(ThreadingHTTPServer):
 class Call:
     method: str
     params: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)  # when the call arrived
 
 
 def signed_headers(secret: str, body: str, timestamp: int | None = None) -> dict[str, str]:
