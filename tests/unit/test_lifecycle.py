@@ -104,3 +104,18 @@ def test_a_slow_answer_says_too_slow_and_a_failure_says_failed(store: Store) -> 
     assert slow.calls == [("working", ""), ("fail", TOO_SLOW)]
     failing = Lifecycle(Router(store, FakeEngine(error=RuntimeError("bug"))), AnswerPool())
     assert run(failing, ask("boom?", "E2")).calls == [("working", ""), ("fail", FAILED)]
+
+
+def test_a_streamed_answer_updates_the_surface_before_it_finishes(store: Store) -> None:
+    class Streaming(FakeEngine):
+        def answer(self, question: str, history: Sequence[Turn] = (),
+                   on_text: Callable[[str], None] | None = None) -> Answer:
+            assert on_text is not None  # the lifecycle always streams to the surface
+            on_text("First sentence [1].")
+            on_text("First sentence [1]. Second one.")
+            return super().answer(question, history, on_text)
+
+    surface = run(Lifecycle(Router(store, Streaming("Done [1].")), AnswerPool()), ask("Hi?"))
+    assert surface.calls == [("working", ""), ("update", "First sentence [1]."),
+                             ("update", "First sentence [1]. Second one."),
+                             ("finish", "Done [1]. (1)")]
