@@ -131,9 +131,14 @@ class AnswerEngine:
         raw = self._generate(messages, evidence, query, on_text)
         text, grounded, security = self._guarded(raw, evidence, query)
         if not security and self.quoter is not None:
-            quotes = self.quoter.best(found.query_embedding, [s.text for s in sources],
-                                      self.config.quote_sentences)
+            quotes = [q for q in self.quoter.best(found.query_embedding,
+                                                  [s.text for s in sources],
+                                                  self.config.quote_sentences)
+                      if not security_check(q.sentence, evidence, self._trusted, query)]
             text, grounded = with_quote(text, grounded, quotes)
+            blocked = security_check(text, evidence, self._trusted, query)  # the whole answer
+            if blocked:
+                text, grounded, security = self._blocked(blocked)
         return self._answer(text, sources, query, context, started, grounded, security)
 
     def _generate(self, messages: list[dict[str, str]], evidence: list[str], query: str,
