@@ -156,7 +156,8 @@ def test_a_streaming_answer_is_one_message_edited_into_the_answer(
         assert [p.body["content"] for p in posts] == ["Refunds are possible [1]. …"]
         assert edits[0].body["content"].startswith("Refunds are possible within 30 days [1].")
         message_id = edits[0].path.split("/")[-1]
-        assert store.answer_by_ref("discord", message_id) is not None  # reactions find it
+        # recorded just after the edit, so reactions and buttons find it
+        assert await until(lambda: store.answer_by_ref("discord", message_id))
 
     run(tmp_path, scenario, engine)
 
