@@ -189,12 +189,14 @@ class SlackAdapter:
         ack(text)
 
     # sending -------------------------------------------------------------------------
-    def send(self, client: WebClient, channel: str, reply: Reply, thread: str = "") -> str:
-        """Post ``reply`` (split if long); returns the first message's ts."""
+    def send(self, client: WebClient, channel: str, reply: Reply, thread: str = "",
+             blocks: list[dict[str, Any]] | None = None) -> str:
+        """Post ``reply`` (split if long; ``blocks`` go with the first message); returns the
+        first message's ts."""
         first = ""
         for part in to_mrkdwn(reply):
             response = self._safe(client.chat_postMessage, channel=channel, text=part,
-                                  thread_ts=thread or None)
+                                  blocks=None if first else blocks, thread_ts=thread or None)
             first = first or str((response or {}).get("ts", ""))
         return first
 

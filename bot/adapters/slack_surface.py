@@ -73,20 +73,19 @@ class SlackSurface:
     def finish(self, reply: Reply) -> str | None:
         parts = to_mrkdwn(reply)
         blocks = answer_blocks(parts[0]) if reply.message_id is not None else None
+        if self.stream is None and self.placeholder is None:  # nothing on screen yet
+            first = self.adapter.send(self.client, self.channel, reply, self.thread, blocks)
+            return f"{self.channel}:{first}" if first else None
         if self.stream is not None:
             ts = self._finish_stream(parts[0], blocks, reply.message_id is not None)
-        elif self.placeholder is not None:
+        else:
             self._call(self.client.chat_update, channel=self.channel, ts=self.placeholder,
                        text=parts[0], blocks=blocks)
             ts = self.placeholder
-        else:
-            posted = self._call(self.client.chat_postMessage, channel=self.channel,
-                                text=parts[0], blocks=blocks, thread_ts=self.thread or None)
-            ts = (posted or {}).get("ts")
         for part in parts[1:]:
             self._call(self.client.chat_postMessage, channel=self.channel, text=part,
                        thread_ts=self.thread or None)
-        return f"{self.channel}:{ts}" if isinstance(ts, str) and ts else None
+        return f"{self.channel}:{ts}" if ts else None
 
     def fail(self, text: str) -> None:
         if self.stream is not None:

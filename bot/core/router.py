@@ -61,11 +61,11 @@ class Router:
 
         The event id is claimed before anything else, so a repeated delivery gets no second
         reply whatever the first one was (too long, empty, rate-limited, busy, failed)."""
-        if not claimed and not self.claim(msg):
+        event_id = delivery_key(msg.event_id) if msg.event_id else None
+        if not claimed and event_id is not None and not self.store.claim_delivery(event_id):
             return Reply("", thread=msg.thread, duplicate=True)
         if not self.accepting:
             return Reply(RESTARTING, thread=msg.thread)
-        event_id = delivery_key(msg.event_id) if msg.event_id else None
         text = msg.text.strip()
         if not text:
             return Reply("Please type a question, and I'll look it up.", thread=msg.thread)

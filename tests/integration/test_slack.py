@@ -209,6 +209,17 @@ def test_a_stream_that_the_answer_continues_ends_with_the_rest_and_the_buttons(
     assert rig.api.of("chat.update") == []  # nothing to rewrite
 
 
+def test_an_answer_with_nothing_streamed_in_an_assistant_thread_is_posted_with_buttons(
+    streaming_rig: SlackRig
+) -> None:
+    rig = streaming_rig  # the status shows while answering, so there is no placeholder to edit
+    rig.event(mention("Refunds?"))
+    posted = rig.api.wait_for("chat.postMessage")[0].params
+    assert posted["text"].startswith("Refunds are possible within 30 days [1].")
+    assert [b["type"] for b in posted["blocks"]] == ["section", "context_actions", "actions"]
+    assert rig.api.of("chat.startStream") == [] and rig.api.of("chat.update") == []
+
+
 def test_streaming_refused_falls_back_to_editing_the_placeholder(rig: SlackRig) -> None:
     rig.engine.partial = ["Refunds are possible [1]."]
     rig.event(mention("Refunds?"))
