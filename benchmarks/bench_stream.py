@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import base_parser, cpu_features, make_runtime, percentile
+from common import cpu_features, make_runtime, percentile, qa_parser
 
 
 def run(home: Path, qa: Path, adapter: str | None, company: str, limit: int | None,
@@ -117,12 +117,7 @@ def _stamp(seen: list[float]) -> Any:
 
 
 def main() -> None:
-    parser = base_parser(__doc__ or "")
-    parser.add_argument("--home", type=Path, required=True, help="a home with the docs ingested")
-    parser.add_argument("--qa", type=Path, required=True, help="QA .jsonl about those docs")
-    parser.add_argument("--adapter", help="version or adapter folder (default: the base model)")
-    parser.add_argument("--company", default="Orbitask", help="COMPANY_NAME of the docs")
-    parser.add_argument("--limit", type=int, help="first N questions only")
+    parser = qa_parser(__doc__ or "", "the base model")
     parser.add_argument("--slack", action="store_true", help="through the Slack adapter")
     args = parser.parse_args()
     result = run(args.home, args.qa, args.adapter, args.company, args.limit, args.slack)

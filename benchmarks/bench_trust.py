@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import base_parser, cpu_features, make_runtime
+from common import cpu_features, make_runtime, qa_parser
 
 
 def _timed_checks(engine: Any, spent: list[float]) -> None:
@@ -105,12 +105,7 @@ def _fmt(value: Any) -> str:
 
 
 def main() -> None:
-    parser = base_parser(__doc__ or "")
-    parser.add_argument("--home", type=Path, required=True, help="a home with the docs ingested")
-    parser.add_argument("--qa", type=Path, required=True, help="QA .jsonl about those docs")
-    parser.add_argument("--adapter", help="version or adapter folder (default: the serving one)")
-    parser.add_argument("--company", default="Orbitask", help="COMPANY_NAME of the docs")
-    parser.add_argument("--limit", type=int, help="first N questions only")
+    parser = qa_parser(__doc__ or "", "the serving one")
     args = parser.parse_args()
     result = run(args.home, args.qa, args.adapter, args.company, args.limit)
     if args.json:

@@ -36,6 +36,18 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
+def qa_parser(description: str, adapter_default: str) -> argparse.ArgumentParser:
+    """``base_parser`` plus what the scripts that answer a QA file in a home take."""
+    parser = base_parser(description)
+    parser.add_argument("--home", type=Path, required=True, help="a home with the docs ingested")
+    parser.add_argument("--qa", type=Path, required=True, help="QA .jsonl about those docs")
+    parser.add_argument("--adapter",
+                        help=f"version or adapter folder (default: {adapter_default})")
+    parser.add_argument("--company", default="Orbitask", help="COMPANY_NAME of the docs")
+    parser.add_argument("--limit", type=int, help="first N questions only")
+    return parser
+
+
 def emanual(data: Path, need_qa: bool = True) -> tuple[Path, Path]:
     """``(docs folder, qa-test.jsonl)`` of the e-manual data set; exits if it is missing."""
     root = Path(data).expanduser() / EMANUAL
