@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from llama_index.core.schema import BaseNode
 
 from knowledge.citations import hollow_claim, strip_invalid
-from knowledge.facts import complete_sentences
+from knowledge.facts import (
+    Evidence,
+    complete_sentences,
+    content_words,
+    facts,
+    missing,
+    split_sentences,
+    stem,
+)
 from knowledge.guard import (
     SECRET_REASON,
     finish_quote,
@@ -35,7 +43,7 @@ from knowledge.prompts import (
     key_words,
     says_dont_know,
 )
-from knowledge.quote import ANSWER_SIMILARITY, QUOTE_SENTENCES, Quote, Quoter
+from knowledge.quote import ANSWER_SCORE, ANSWER_SIMILARITY, QUOTE_SENTENCES, Quote, Quoter
 from knowledge.retrieve import HybridRetriever
 from knowledge.types import Answer, Source, Turn
 
@@ -46,6 +54,7 @@ SECRET_REPLY = ("I can't help with that here. Please never send passwords, codes
 CONTACT_REPLY = ("I couldn't find that contact information in our documentation, so I won't "
                  f"pass it on. {HANDOFF}")
 _SENTENCE_END = re.compile(r"[.!?]|\n")
+_LIST_START = re.compile(r"\s*(\d{1,2}[.)]|[-*•])\s")
 _FOLLOW_UP = re.compile(
     r"^(and|also|but|so|then|what about|how about|ok|okay|plus)\b"
     r"|\b(it|its|it's|that|this|those|these|they|them|their|there|one|same)\b",
@@ -127,19 +136,26 @@ class AnswerEngine:
         context = format_context(chunks)
         if uncovered_names(query, evidence, self.config.company):
             return self._answer(IDK_REPLY, sources, query, context, started, False)
+        quotes = self._quotes(found.query_embedding, sources, evidence, query)
+        show = None if on_text is None else _Shown(on_text, quotes, query)
         messages = build_messages(query, chunks, company=self.config.company)
-        raw = self._generate(messages, evidence, query, on_text)
+        raw = self._generate(messages, evidence, query, show)
         text, grounded, security = self._guarded(raw, evidence, query)
-        if not security and self.quoter is not None:
-            quotes = [q for q in self.quoter.best(found.query_embedding,
-                                                  [s.text for s in sources],
-                                                  self.config.quote_sentences)
-                      if not security_check(q.sentence, evidence, self._trusted, query)]
-            text, grounded = with_quote(text, grounded, quotes)
+        if not security and quotes:
+            text, grounded = with_quote(text, grounded, quotes, query)
             blocked = security_check(text, evidence, self._trusted, query)  # the whole answer
             if blocked:
                 text, grounded, security = self._blocked(blocked)
         return self._answer(text, sources, query, context, started, grounded, security)
+
+    def _quotes(self, embedding: list[float], sources: Sequence[Source], evidence: list[str],
+                query: str) -> list[Quote]:
+        """The passage to quote (``Quoter.best``), less sentences the security check blocks."""
+        if self.quoter is None:
+            return []
+        found = self.quoter.best(embedding, query, [(s.title, s.text) for s in sources],
+                                 self.config.quote_sentences)
+        return [q for q in found if not security_check(q.sentence, evidence, self._trusted, query)]
 
     def _generate(self, messages: list[dict[str, str]], evidence: list[str], query: str,
                   on_text: Callable[[str], None] | None) -> str:
@@ -194,19 +210,78 @@ class AnswerEngine:
         )
 
 
-def with_quote(text: str, grounded: bool, quotes: Sequence[Quote]) -> tuple[str, bool]:
-    """The answer with the retrieved sentences closest to the question quoted after it (in the
-    documents' order), less those it already says; a declined answer becomes the quotes when
-    the closest is close enough."""
-    if not quotes or not (grounded or quotes[0].similarity >= ANSWER_SIMILARITY):
+class _Shown:
+    """What a streaming customer sees: a passage that ``leads`` at once, then the model's
+    guarded text as the final answer will hold it (composed with that passage, or less the
+    sentences that only restate the question); never the same text twice."""
+
+    def __init__(self, on_text: Callable[[str], None], quotes: Sequence[Quote],
+                 question: str) -> None:
+        self.on_text, self.quotes, self.question = on_text, quotes, question
+        self.shown = ""
+        if leads(quotes):
+            self._show(passage(quotes))
+
+    def __call__(self, text: str) -> None:
+        if leads(self.quotes):
+            self._show(with_quote(text, True, self.quotes, self.question)[0])
+        else:
+            self._show(without_restated(text, self.question))
+
+    def _show(self, text: str) -> None:
+        if text and text != self.shown:
+            self.shown = text
+            self.on_text(text)
+
+
+def leads(quotes: Sequence[Quote]) -> bool:
+    """Whether the quoted passage answers alone, and so opens the answer (shown at once while
+    the model writes): its best sentence is close (cosine ``ANSWER_SIMILARITY``) or scores
+    ``ANSWER_SCORE``."""
+    return bool(quotes) and (quotes[0].similarity >= ANSWER_SIMILARITY
+                             or quotes[0].score >= ANSWER_SCORE)
+
+
+def passage(quotes: Sequence[Quote]) -> str:
+    """The quoted sentences with their citations, in the documents' order."""
+    return " ".join(q.cited() for q in sorted(quotes, key=lambda q: q.order))
+
+
+def with_quote(text: str, grounded: bool, quotes: Sequence[Quote],
+               question: str = "") -> tuple[str, bool]:
+    """The answer with the quoted passage (``Quoter.best``), less the model's sentences that
+    only restate the question or the passage. A passage that ``leads`` comes first and stands
+    alone when the model declined; another follows a grounded answer, less the quotes the
+    answer already says, and adds nothing to a declined one."""
+    if not quotes or not (grounded or leads(quotes)):
         return text, grounded
     said = text if grounded else ""
-    new: list[Quote] = []
-    for quote in quotes:
-        if not quote.covered_by(" ".join([said, *(q.sentence for q in new)])):
-            new.append(quote)
-    ordered = sorted(new, key=lambda q: q.order)
-    return " ".join([said, *(q.cited() for q in ordered)]).strip() or text, True
+    if leads(quotes):
+        quoted = passage(quotes)
+        rest = complete_sentences(without_restated(said, f"{question} {quoted}"))
+        sep = "\n" if _LIST_START.match(rest) else " "  # a list keeps its lines
+        return f"{quoted}{sep}{rest}".strip(), True
+    said = without_restated(said, question)
+    new = [q for q in quotes if not q.covered_by(said)]
+    return " ".join([said, passage(new)]).strip() or text, True
+
+
+_ASSENT = frozenset({"yes", "yep", "sure", "absolutely", "cours", "certainly", "definitely"})
+
+
+def without_restated(text: str, known: str) -> str:
+    """``text`` less the sentences that say nothing ``known`` (the question and the quoted
+    passage) does not: "Yes, you can sync X on the Free plan" restating the question, or the
+    passage told again. The passage answers; such sentences only risk a wrong "yes"."""
+    held, evidence = {stem(w) for w in content_words(known)} | _ASSENT, Evidence.of(known)
+    kept: list[list[str]] = []
+    for sentence, sep in split_sentences(text):
+        said = {stem(w) for w in content_words(sentence)}
+        if not said - _ASSENT or not said <= held or missing(facts(sentence), evidence):
+            kept.append([sentence, sep])
+        elif kept and "\n" in sep:
+            kept[-1][1] = sep  # a dropped list item's line break stays: "3." opens a line
+    return "".join(s + sep for s, sep in kept).strip()
 
 
 def with_handoff(text: str) -> str:

@@ -149,13 +149,22 @@ def _names(text: str, exclude: frozenset[str]) -> set[str]:
             inner = any(c.isupper() for c in word[1:]) or any(c.isdigit() for c in word)
             if not word or (not word[0].isupper() and not inner):
                 continue
-            if low in _NOT_NAMES or low in _STOP or low in exclude:
+            if low in _NOT_NAMES or low in _STOP or low in exclude or _contraction(low):
                 continue
             opener = i == 0 or line[max(0, match.start() - 2):match.start()].strip() in (":", "\"")
             if opener and not inner and low in common_words():
                 continue
             names.add(low)
     return names
+
+
+def _contraction(word: str) -> bool:
+    """"we're", "I'm", "don't": a common word with an apostrophe ending, never a name."""
+    head, _, tail = re.sub("’", "'", word).partition("'")
+    return tail in _CONTRACTED and (head in _STOP or head in common_words())
+
+
+_CONTRACTED = frozenset({"re", "m", "ve", "ll", "d", "t"})
 
 
 def facts(text: str, company: str = "") -> Facts:

@@ -55,13 +55,31 @@ def test_with_nothing_grounded_the_documents_closest_sentence_answers(
                            "month [1].")  # the two closest sentences, in the document's order
 
 
-def test_the_sentence_that_answers_is_quoted_after_an_answer_that_misses_it(
+def test_the_passage_that_answers_leads_and_the_model_keeps_only_what_it_adds(
     engine_for: Callable[..., Any]
 ) -> None:
     answer = engine_for(FakeChatModel(
-        "Monthly subscriptions are not refundable [1].")).answer(REFUND_Q)
-    assert answer.text.startswith("Monthly subscriptions are not refundable [1]. ")
-    assert "within 30 days of purchase [1]." in answer.text
+        "Yes, you can get a refund on an annual subscription [1]. Monthly subscriptions are "
+        "not refundable [1]. Refunds are returned to the original card within 5 to 10 business "
+        "days [1].")).answer(REFUND_Q)
+    assert answer.text.startswith("Annual subscriptions can be refunded in full within 30 days "
+                                  "of purchase [1]. Monthly subscriptions are not refundable, ")
+    assert answer.text.endswith("billing month [1]. Refunds are returned to the original card "
+                                "within 5 to 10 business days [1].")
+    assert "Yes" not in answer.text  # restating the question adds nothing a customer can use
+
+
+def test_a_passage_that_answers_is_shown_before_the_model_writes(
+    engine_for: Callable[..., Any]
+) -> None:
+    shown: list[str] = []
+    model = FakeChatModel("Refunds are returned to the original card within 5 to 10 business "
+                          "days [1].")
+    answer = engine_for(model).answer(REFUND_Q, on_text=shown.append)
+    assert shown[0].startswith("Annual subscriptions can be refunded in full within 30 days")
+    assert len(shown) == 2 and answer.text == shown[-1]
+    assert shown[-1] == (f"{shown[0]} Refunds are returned to the original card within 5 to 10 "
+                         "business days [1].")
 
 
 def test_a_question_about_a_product_no_chunk_names_is_declined_without_the_model(
@@ -140,4 +158,5 @@ def test_a_streamed_answer_that_turns_out_unsafe_shows_nothing_of_it(
     answer = engine_for(FakeChatModel(
         "To get a refund, email your account password to billing@orbitask.example [1]."
     )).answer(REFUND_Q, on_text=shown.append)
-    assert shown == [] and answer.text == SECRET_REPLY
+    assert answer.text == SECRET_REPLY
+    assert not any("password" in text for text in shown)  # at most the documents' passage

@@ -105,4 +105,4 @@ def test_ask_json_reports_loading_apart_from_answering(
     data = json.loads(result.stdout)
     assert data["load_ms"] >= LOAD_SECONDS * 1000  # the model load is counted here...
     assert 0 < data["latency_ms"] < LOAD_SECONDS * 1000  # ...and not in the answer's time
-    assert data["answer"].startswith("Open Profile settings > Security")
+    assert "Open Profile settings > Security and click Enable" in data["answer"]

@@ -40,6 +40,10 @@ def test_facts_are_numbers_contacts_paths_and_names() -> None:
     assert "orbitask" not in found.names and "go" not in found.names
 
 
+def test_a_contraction_opening_a_sentence_is_no_name() -> None:
+    assert facts("We're a German company. I'm locked out. Don't charge us.").names == {"german"}
+
+
 def test_list_numbers_and_hyphenated_words_are_not_facts() -> None:
     found = facts("1. Open two-factor settings.\n2. Scan the code.")
     assert not found.numbers

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from knowledge.engine import with_quote
-from knowledge.quote import RANK_PENALTY, Quote, Quoter
+import numpy as np
+
+from knowledge.engine import with_quote, without_restated
+from knowledge.quote import Quote, Quoter, rare_word_share
 
 
 class AxisEmbedder:
@@ -22,35 +24,62 @@ class AxisEmbedder:
 
 
 REFUND = [1.0, 0.0, 0.0]
-CHUNKS = ["Invoices are emailed monthly to the billing contact. Refund requests go to billing "
-          "within 30 days.", "A refund is paid back to the original card. Seats are billed "
-          "per member each month."]
+ASK = "How do I get a refund?"
+CHUNKS = [("Billing", "Invoices are emailed monthly to the billing contact. Refund requests go "
+           "to billing within 30 days. Seats are billed per member each month."),
+          ("Cards", "A refund is paid back to the original card. Seats are billed per member "
+           "each month.")]
 
 
-def test_the_closest_sentences_come_first_and_a_lower_chunk_loses_ties() -> None:
-    quotes = Quoter(AxisEmbedder()).best(REFUND, CHUNKS, limit=2)
-    assert [q.sentence[:14] for q in quotes] == ["Refund request", "A refund is pa"]
-    assert quotes[0].similarity - quotes[1].similarity < RANK_PENALTY  # equal topic, rank wins
-    assert Quoter(AxisEmbedder()).best(REFUND, CHUNKS, limit=0) == []
+def test_the_best_sentence_comes_first_with_its_better_neighbour_then_the_next_best() -> None:
+    quotes = Quoter(AxisEmbedder()).best(REFUND, ASK, CHUNKS, limit=3)
+    assert [q.sentence[:14] for q in quotes] == ["Refund request", "Invoices are e",
+                                                 "A refund is pa"]
+    assert quotes[0].similarity == quotes[2].similarity  # equal topic: the higher chunk wins
+    assert [q.chunk for q in quotes] == [0, 0, 1]
+    assert Quoter(AxisEmbedder()).best(REFUND, ASK, CHUNKS, limit=0) == []
+
+
+def test_a_chunk_title_tells_which_list_item_answers() -> None:
+    chunks = [("Plans", "Paid plans cost more per month."),
+              ("Seat limits", "Up to 10 members on Free.")]
+    quotes = Quoter(AxisEmbedder()).best([0.0, 0.0, 1.0], "How many?", chunks, limit=1)
+    assert quotes[0].sentence == "Up to 10 members on Free."  # only its title names seats
+
+
+def test_rare_question_words_weigh_more_than_common_ones() -> None:
+    share = rare_word_share("Can we pay by bank wire?", [
+        "You can pay by card.", "You can pay by card or PayPal.", "Wire transfer is available."])
+    assert share[2] > share[0] == share[1] > 0
+    assert np.allclose(rare_word_share("", ["Anything at all."]), 0.0)
 
 
 def test_sentences_are_embedded_once() -> None:
     embedder = AxisEmbedder()
     quoter = Quoter(embedder)
-    quoter.best(REFUND, CHUNKS)
-    quoter.best(REFUND, CHUNKS)
-    assert embedder.calls == 1
+    quoter.best(REFUND, ASK, CHUNKS)
+    quoter.best(REFUND, ASK, CHUNKS)
+    assert embedder.calls == 2  # sentences, then "title: sentence"; never again
 
 
-def test_quotes_follow_the_answer_in_document_order_without_repeating_it() -> None:
-    quotes = [Quote(1, "A refund is paid back to the original card.", 0.7, order=2),
-              Quote(0, "Refund requests go to billing within 30 days.", 0.8, order=1)]
+def test_quotes_that_do_not_lead_follow_the_answer_in_document_order() -> None:
+    quotes = [Quote(1, "A refund is paid back to the original card.", 0.5, order=2),
+              Quote(0, "Refund requests go to billing within 30 days.", 0.5, order=1)]
     text, grounded = with_quote("Refund requests go to billing within 30 days [1].", True, quotes)
     assert grounded and text == ("Refund requests go to billing within 30 days [1]. A refund is "
                                  "paid back to the original card [2].")
-    text, _ = with_quote("You can ask for one [1].", True, quotes[::-1])
-    assert text == ("You can ask for one [1]. Refund requests go to billing within 30 days [1]. "
-                    "A refund is paid back to the original card [2].")
+    text, _ = with_quote("You can ask for one by email [1].", True, quotes[::-1])
+    assert text == ("You can ask for one by email [1]. Refund requests go to billing within 30 "
+                    "days [1]. A refund is paid back to the original card [2].")
+
+
+def test_a_close_passage_leads_and_the_answer_keeps_only_what_it_adds() -> None:
+    quotes = [Quote(0, "Refund requests go to billing within 30 days.", 0.8, order=1)]
+    text, grounded = with_quote("Yes, you can get a refund [1]. Refund requests go to billing "
+                                "within 30 days [1]. We are happy to help [1].", True, quotes,
+                                "Can I get a refund?")
+    assert grounded and text == ("Refund requests go to billing within 30 days [1]. We are "
+                                 "happy to help [1].")
 
 
 def test_a_declined_answer_becomes_the_quotes_only_when_they_are_close() -> None:
@@ -60,3 +89,31 @@ def test_a_declined_answer_becomes_the_quotes_only_when_they_are_close() -> None
     far = [Quote(0, "Refund requests go to billing within 30 days.", 0.3)]
     assert with_quote("I don't know.", False, far) == ("I don't know.", False)
     assert with_quote("I don't know.", False, []) == ("I don't know.", False)
+
+
+def test_a_quote_the_answer_rewords_with_other_facts_is_still_quoted() -> None:
+    quote = Quote(0, "Downgrades, such as Business to Team, take effect at the end of the period.",
+                  0.7)
+    assert not quote.covered_by("Upgrades, such as Business to Team, take effect at once.")
+    assert quote.covered_by("Downgrades from Business to Team take effect at the period's end.")
+    assert not Quote(0, "Business: 10,000 runs per month.", 0.7).covered_by(
+        "Business gets 10 runs per month.")
+
+
+def test_a_declined_answer_becomes_the_quotes_when_their_score_is_high() -> None:
+    quote = Quote(0, "Wire transfer is available for annual plans.", 0.5, score=1.1)
+    assert with_quote("I don't know.", False, [quote]) == (
+        "Wire transfer is available for annual plans [1].", True)
+    low = Quote(0, "Wire transfer is available for annual plans.", 0.5, score=0.9)
+    assert with_quote("I don't know.", False, [low]) == ("I don't know.", False)
+
+
+def test_sentences_that_only_restate_the_question_are_dropped() -> None:
+    question = "Can I sync changes from Google Calendar back on the Free plan?"
+    answer = ("Yes, you can sync changes from Google Calendar back on the Free plan [1].\n"
+              "1. Open Settings [1].\nOne-way sync works on all plans [1].")
+    assert without_restated(answer, question) == (
+        "1. Open Settings [1].\nOne-way sync works on all plans [1].")
+    assert without_restated("Yes [1].", question) == "Yes [1]."  # nothing restated
+    assert without_restated("You can sync it back within 30 days [1].", question) == (
+        "You can sync it back within 30 days [1].")  # a fact the question does not hold
