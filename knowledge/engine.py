@@ -122,21 +122,22 @@ class AnswerEngine:
         started = time.perf_counter()
         query = condense(question, history)
         found = self.retriever().retrieve(query)
-        if not found.hits or found.relevance < self.config.min_relevance:
-            return self._answer(IDK_REPLY, (), query, "", started, grounded=False)
         sources = tuple(
             Source(id=hit.node.node_id, score=round(float(hit.score or 0.0), 4),
                    **vars(context_chunk(hit.node)))
             for hit in found.hits
         )
         evidence = [f"{s.title}\n{s.text}" for s in sources]
+        quotes = self._quotes(found.query_embedding, sources, evidence, query)
+        if not sources or (found.relevance < self.config.min_relevance and not leads(quotes)):
+            # nothing close: no chunk (dense cosine) and no sentence that answers alone
+            return self._answer(IDK_REPLY, (), query, "", started, grounded=False)
         words = key_words(query)
         chunks = [focus(ContextChunk(s.source, s.title, s.text), words,
                         self.config.context_chars) for s in sources]
         context = format_context(chunks)
         if uncovered_names(query, evidence, self.config.company):
             return self._answer(IDK_REPLY, sources, query, context, started, False)
-        quotes = self._quotes(found.query_embedding, sources, evidence, query)
         show = None if on_text is None else _Shown(on_text, quotes, query)
         messages = build_messages(query, chunks, company=self.config.company)
         raw = self._generate(messages, evidence, query, show)

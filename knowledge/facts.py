@@ -21,7 +21,7 @@ from knowledge.words import STOPWORDS
 
 CITATION = re.compile(r"\[(\d{1,2})\]")
 MARKERS = re.compile(r"\s*\[\d{1,2}\]")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_EMAIL = re.compile(r"[\w.+-]*@[\w-]+(?:\.[\w-]+)*(?<![.-])")
 _TLDS = ("com|org|net|io|ly|co|example|dev|app|ai|gov|edu|info|biz|uk|de|fr|tv|cc|gg|xyz|"
          "site|online|support|page|link|store|shop")
 _URL = re.compile(

@@ -323,12 +323,14 @@ def security_check(answer: str, chunks: Sequence[str], trusted: frozenset[str],
     """Why ``answer`` must not reach a customer, or ``None``.
 
     It must not name an e-mail address, URL or phone number that no trusted document holds
-    (nor the customer's question),
+    (nor the customer's question; a trusted address with its dots dropped is a typo ``ground``
+    replaces),
     nor ask for a secret — unless it repeats a retrieved document's own instruction that
     names no contact point ("provide the PIN to the agent" in a remote-support manual).
     """
     found = contacts(MARKERS.sub("", answer))[0] - contacts(question)[0]
-    unknown = sorted(c for c in found if not any(c == t or c in t for t in trusted))
+    unknown = sorted(c for c in found if not any(c == t or c in t or _garbled(c, t)
+                                                 for t in trusted))
     if unknown:
         return f"{CONTACT_REASON}: {', '.join(unknown)}"
     for sentence, _ in split_sentences(answer):
@@ -336,6 +338,14 @@ def security_check(answer: str, chunks: Sequence[str], trusted: frozenset[str],
         if _asks(body) and (contacts(body)[0] or not _documented(body, chunks)):
             return SECRET_REASON
     return None
+
+
+def _garbled(contact: str, trusted: str) -> bool:
+    """``contact`` is ``trusted`` with the dots of its domain dropped ("support@orbitaskexample"
+    for "support@orbitask.example"): the model's typo, which the grounding guard replaces with
+    the document's sentence, not a new contact point to block the answer for."""
+    local, at, domain = trusted.partition("@")
+    return bool(at) and "." in domain and contact == f"{local}@{domain.replace('.', '')}"
 
 
 def _documented(sentence: str, chunks: Sequence[str]) -> bool:

@@ -7,7 +7,7 @@ from typing import Any
 
 from knowledge.engine import CONTACT_REPLY, SECRET_REPLY
 from knowledge.guard import CONTACT_REASON, SECRET_REASON
-from knowledge.prompts import IDK_REPLY
+from knowledge.prompts import IDK_REPLY, says_dont_know
 from tests.fakes import FakeChatModel
 
 REFUND_Q = "How long do I have to get a refund on an annual subscription?"
@@ -160,3 +160,12 @@ def test_a_streamed_answer_that_turns_out_unsafe_shows_nothing_of_it(
     )).answer(REFUND_Q, on_text=shown.append)
     assert answer.text == SECRET_REPLY
     assert not any("password" in text for text in shown)  # at most the documents' passage
+
+
+def test_a_sentence_that_answers_alone_outweighs_a_low_chunk_relevance(
+    engine_for: Callable[..., Any]
+) -> None:
+    strict = engine_for(FakeChatModel("I don't know."), min_relevance=0.99)  # no chunk passes
+    answer = strict.answer(REFUND_Q)
+    assert answer.grounded and "within 30 days of purchase [1]" in answer.text
+    assert says_dont_know(strict.answer("What's a good recipe for banana bread?").text)

@@ -169,6 +169,14 @@ def test_security_check_blocks_a_contact_point_no_trusted_document_holds() -> No
     assert security_check("Call 1-800-325-7496 for help.", [PASSWORD], trusted)
 
 
+def test_a_trusted_address_with_its_dots_dropped_is_repaired_not_blocked() -> None:
+    trusted = trusted_contacts([PASSWORD])
+    garbled = "If you need help, write to support@orbitaskexample [1]."
+    assert security_check(garbled, [PASSWORD], trusted) is None
+    assert "support@orbitaskexample" not in ground(garbled, [PASSWORD]).text
+    assert security_check("Write to help@orbitaskexample [1].", [PASSWORD], trusted)
+
+
 def test_security_check_blocks_a_secret_request_even_with_a_trusted_address() -> None:
     trusted = trusted_contacts([PASSWORD])
     reason = security_check("Email your password to support@orbitask.example [1].",
