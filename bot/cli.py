@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 
 from bot.cli_common import JsonOpt, emit, get_runtime
-from knowledge.errors import InputError, SupportbotError
+from knowledge.errors import ConfigError, InputError, SupportbotError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   pretty_exceptions_enable=False,
@@ -133,20 +133,54 @@ def chat(ctx: typer.Context) -> None:
 
 @app.command()
 def serve(ctx: typer.Context) -> None:
-    """Run the bot on every configured platform (Slack, Discord); none = local terminal chat."""
-    from bot.serve import Drain, configured_adapters, run_all
+    """Run the web console (http://127.0.0.1:8080) and every configured platform (Slack,
+    Discord); with WEB_ENABLED=false and no platform, the local terminal chat."""
+    from bot.serve import Drain, WebAdapter, configured_adapters, run_all
 
     runtime = get_runtime(ctx)
     adapters = configured_adapters(runtime)
     if not adapters:
-        err.print("[dim]No Slack or Discord credentials configured — starting the local chat."
-                  "[/dim]")
+        err.print("[dim]No Slack or Discord credentials configured and WEB_ENABLED=false — "
+                  "starting the local chat.[/dim]")
         chat(ctx)
         return
+    web = next((a for a in adapters if isinstance(a, WebAdapter)), None)
+    if web is not None:
+        _bind(web, runtime.settings)
     _ensure_index(runtime)
     _load_for_answers(runtime)  # before the first question arrives
-    err.print(f"[dim]Serving on {', '.join(type(a).__name__[:-7] for a in adapters)}…[/dim]")
+    names = [type(a).__name__[:-7] for a in adapters if a is not web]
+    if web is not None:
+        err.print(f"Console: {web.url}  ({_login_hint(runtime)})", soft_wrap=True)
+    if names:
+        err.print(f"[dim]Serving on {', '.join(names)}…[/dim]")
     run_all(adapters, Drain(runtime.router, runtime.pool, runtime.settings.shutdown_grace))
+
+
+def _bind(web: Any, settings: Any) -> None:
+    try:
+        web.server.bind()
+    except OSError as exc:
+        raise ConfigError(f"Cannot listen on {settings.web_host}:{settings.web_port} "
+                          f"({exc.strerror or exc}) — set WEB_PORT to a free port, or "
+                          "WEB_ENABLED=false.") from None
+
+
+def _login_hint(runtime: Any) -> str:
+    """How to log in; on the very first start, an ``admin`` account with a one-time password."""
+    import secrets
+
+    from bot.web.security import hash_password
+
+    if runtime.settings.web_public_chat:
+        return "chat is public; admins log in at /login"
+    if runtime.store.admin_count():
+        return "log in with an account from `supportbot admin create NAME`"
+    password = secrets.token_urlsafe(12)
+    runtime.store.set_admin("admin", hash_password(password))
+    runtime.store.record_admin_action("cli", "admin", "admin create (first start)", True)
+    return (f"first start: log in as admin / {password} — shown once; set your own with "
+            "`supportbot admin create admin`")
 
 
 feedback_app = typer.Typer(help="Feedback (reactions) on the bot's answers.",
@@ -192,11 +226,13 @@ def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 
 def _register_training() -> None:
+    from bot.cli_admin import register as register_admin
     from bot.cli_quarantine import register as register_quarantine
     from bot.cli_training import register
 
     register(app, feedback_app)
     register_quarantine(app)
+    register_admin(app)
 
 
 _register_training()

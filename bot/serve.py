@@ -34,24 +34,70 @@ class Adapter(Protocol):
 
 
 def configured_adapters(runtime: Runtime) -> list[Adapter]:
+    """The web console (unless ``WEB_ENABLED=false``) and every platform with credentials."""
     s, adapters = runtime.settings, list[Adapter]()
+    slack = None
     if s.slack_bot_token.get_secret_value():
         from bot.adapters.slack import SlackAdapter
 
-        adapters.append(SlackAdapter(
+        slack = SlackAdapter(
             runtime.router, runtime.pool, bot_token=s.slack_bot_token.get_secret_value(),
             signing_secret=s.slack_signing_secret.get_secret_value(),
             app_token=s.slack_app_token.get_secret_value(), mode=s.slack_mode,
             host=s.slack_host, port=s.slack_port, api_url=s.slack_api_url,
             command=s.slack_command, streaming=s.slack_streaming,
             prompts=tuple(p.strip() for p in s.slack_suggested_prompts.split("|") if p.strip()),
-        ))
+            listen=not s.web_enabled,  # with the console, its server takes /slack/events
+        )
+        adapters.append(slack)
     if s.discord_token.get_secret_value():
         from bot.adapters.discord import DiscordAdapter
 
         adapters.append(DiscordAdapter(runtime.router, runtime.pool,
                                        s.discord_token.get_secret_value()))
+    if s.web_enabled:
+        adapters.insert(0, WebAdapter(runtime, slack.endpoint if slack is not None else None))
     return adapters
+
+
+class WebAdapter:
+    """The console's server (``bot.web``) as one of ``run_all``'s adapters."""
+
+    def __init__(self, runtime: Runtime, slack_endpoint: Any | None = None) -> None:
+        from bot.web.app import WebDeps, create_app
+        from bot.web.security import secret_key
+        from bot.web.server import AsgiServer
+
+        s = runtime.settings
+        deps = WebDeps(store=runtime.store, router=runtime.router, pool=runtime.pool,
+                       ready=lambda: readiness(runtime),
+                       secret_key=secret_key(s.web_secret_key.get_secret_value(),
+                                             s.supportbot_home),
+                       public_chat=s.web_public_chat, secure_cookies=s.web_secure_cookies,
+                       answer_timeout=s.generation_timeout + 5, slack=slack_endpoint)
+        self.server = AsgiServer(create_app(deps), s.web_host, s.web_port)
+
+    @property
+    def url(self) -> str:
+        host = self.server.host
+        return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{self.server.port}"
+
+    def run(self) -> None:
+        self.server.run()
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def readiness(runtime: Runtime) -> str | None:
+    """Why the bot cannot answer yet (``/readyz``), or ``None``."""
+    try:
+        runtime.store.admin_count()
+    except Exception as exc:  # noqa: BLE001 - reported, whatever the driver raised
+        return f"the database is unreachable ({type(exc).__name__})"
+    if runtime.kb.current_name() is None:
+        return "no knowledge index yet — run `supportbot ingest PATH`"
+    return None
 
 
 @dataclass

@@ -108,6 +108,18 @@ class Settings(BaseSettings):
     discord_admin_user_ids: str = Field("", description="Comma-separated Discord user ids.")
     discord_admin_role: str = Field("", description="Members with this role are admins.")
 
+    # Web console (``supportbot serve``)
+    web_enabled: bool = Field(True, description="Serve the web console, /healthz, /readyz, "
+                              "/metrics and Slack's HTTP endpoint from one server.")
+    web_host: str = Field("127.0.0.1", description="Web console: address to listen on.")
+    web_port: int = Field(8080, ge=0, le=65535, description="0 = any free port.")
+    web_public_chat: bool = Field(False, description="Let visitors chat without logging in.")
+    web_secret_key: SecretStr = Field(
+        SecretStr(""), description="Signs session cookies; empty = a random key kept in the "
+        "home (web-secret).")
+    web_secure_cookies: bool = Field(
+        False, description="Send session cookies over HTTPS only (set behind TLS).")
+
     @field_validator("chunk_overlap")
     @classmethod
     def _overlap_below_size(cls, value: int, info: object) -> int:

@@ -20,6 +20,19 @@ else
        "from source: 5-15 minutes on 2 cores with little output (pip caches the wheel)"
 fi
 started=$SECONDS
+if [ "${1:-}" = "dev" ] && [ ! -x /usr/bin/chromium ]; then
+  # the web console's browser tests (tests/e2e) drive Debian's chromium; Playwright cannot
+  # download browsers here
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    step "installing chromium with apt-get (the browser tests use it; a minute or two)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q chromium >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
+  else
+    step "chromium is missing and this is not root with apt: the browser tests will be" \
+         "skipped (install Debian's chromium to run them)"
+  fi
+fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".${extra}"
 step "done in $((SECONDS - started)) s"

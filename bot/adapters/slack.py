@@ -10,18 +10,16 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import threading
 from collections.abc import Callable, Mapping
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot.adapters.slack_http import SlackGate
+from bot.adapters.slack_http import SlackEndpoint, slack_app
 from bot.adapters.slack_payloads import (
     FEEDBACK_ACTION,
     HANDOFF_ACTION,
@@ -37,21 +35,10 @@ from bot.core.lifecycle import FAILED, Lifecycle
 from bot.core.limits import AnswerPool
 from bot.core.router import Router
 from bot.core.types import ReactionEvent, Reply
+from bot.web.server import AsgiServer
 from knowledge.errors import ConfigError
 
 log = logging.getLogger(__name__)
-
-
-class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    # socketserver's default backlog of 5 drops connections in a burst, and the client's SYN
-    # retry then costs a full second (bench_slack.py: p99 ack 620 ms with 5, 45 ms with 128).
-    request_queue_size = 128
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        log.debug("slack http: " + format, *args)
 
 
 class _BoltNoise(logging.Filter):
@@ -96,7 +83,7 @@ class SlackAdapter:
                  app_token: str = "", mode: str = "socket", host: str = "0.0.0.0",
                  port: int = 3000, api_url: str = "https://slack.com/api/",
                  command: str = "/kb", streaming: bool = True,
-                 prompts: tuple[str, ...] = ()) -> None:
+                 prompts: tuple[str, ...] = (), listen: bool = True) -> None:
         if mode == "socket" and not app_token:
             raise ConfigError("SLACK_MODE=socket needs SLACK_APP_TOKEN (xapp-…), or set "
                               "SLACK_MODE=http with SLACK_SIGNING_SECRET.")
@@ -122,8 +109,13 @@ class SlackAdapter:
                        token_verification_enabled=False, logger=_bolt_logger(),
                        request_verification_enabled=mode == "http")
         self._register(command)
-        self._server: WSGIServer | None = None
+        # HTTP mode: POST /slack/events; served here, or by the console's server (listen=False)
+        self.endpoint = (SlackEndpoint(self.app.dispatch, signing_secret) if mode == "http"
+                         else None)
+        self.listen = listen
+        self._server: AsgiServer | None = None
         self._socket: Any = None
+        self._closed = threading.Event()
 
     def _register(self, command: str) -> None:
         on_message, on_reaction = _never_raises(self._on_message), _never_raises(self._on_reaction)
@@ -214,14 +206,15 @@ class SlackAdapter:
 
     # lifecycle -------------------------------------------------------------------------
     def run(self) -> None:
-        if self.mode == "http":
-            gate = SlackGate(SlackRequestHandler(self.app), self.signing_secret)
-            self._server = make_server(self.host, self.port, gate,
-                                       server_class=_ThreadingWSGIServer,
-                                       handler_class=_QuietHandler)
-            self.port = self._server.server_port
+        if self.endpoint is not None and not self.listen:
+            log.warning("Slack: HTTP mode, served at /slack/events by the console's server")
+            self._closed.wait()
+        elif self.endpoint is not None:
+            server = AsgiServer(slack_app(self.endpoint), self.host, self.port)
+            server.bind()
+            self.port, self._server = server.port, server
             log.warning("Slack: listening on http://%s:%d/slack/events", self.host, self.port)
-            self._server.serve_forever()
+            server.run()
         else:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -230,9 +223,9 @@ class SlackAdapter:
             self._socket.start()
 
     def close(self) -> None:
+        self._closed.set()
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.close()
         if self._socket is not None:
             self._socket.close()
 

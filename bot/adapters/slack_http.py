@@ -1,10 +1,12 @@
 """Slack's HTTP endpoint, checked before anything parses the request.
 
-``SlackGate`` wraps bolt's WSGI handler. It reads the raw body (bounded), verifies Slack's
-signature on those bytes, and only then looks inside: a body bolt could not handle is refused
-here with a 4xx, so client input never reaches a 5xx or a traceback. Every refusal is one
-short log line, and at most ``LOG_BURST`` of them per ``LOG_WINDOW`` seconds (the rest are
-counted and summarised), so nobody who can reach the port can fill the log.
+``SlackEndpoint`` (ASGI) reads the raw body (bounded), verifies Slack's signature on those
+bytes, and only then looks inside; bolt's ``App.dispatch`` gets what passed, and a body bolt
+could not handle is refused with a 4xx, so client input never reaches a 5xx or a traceback.
+The web console's server mounts it; ``slack_app`` serves it alone when the console is off.
+Every refusal is one short log line, and at most ``LOG_BURST`` of them per ``LOG_WINDOW``
+seconds (the rest are counted and summarised), so nobody who can reach the port can fill
+the log.
 
     unsigned, stale, bad signature or malformed signature headers → 401
     signed, but not UTF-8, not JSON / form, not an object, or too deep → 400
@@ -15,26 +17,28 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import io
 import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
+
+from slack_bolt import BoltRequest, BoltResponse
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 
 log = logging.getLogger(__name__)
 
 PATH = "/slack/events"
 MAX_BODY = 1 << 20  # Slack's largest payloads (modal views) are well under 1 MiB
-DRAIN_LIMIT = 16 << 20  # an oversized body up to this size is read and dropped before the 413
 MAX_SKEW = 300  # seconds: Slack's own replay window for X-Slack-Request-Timestamp
 MAX_DEPTH = 32  # JSON nesting deeper than any Slack payload is refused before json parses it
 LOG_BURST, LOG_WINDOW = 5, 60.0
-
-StartResponse = Callable[..., Any]
-WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 class Rejected(Exception):
@@ -165,64 +169,60 @@ def _depth(text: str) -> int:
     return deepest
 
 
-class SlackGate:
-    """WSGI middleware: only signed, well-formed requests to ``PATH`` reach ``inner``."""
+class SlackEndpoint:
+    """``POST /slack/events`` (ASGI): only signed, well-formed requests reach ``dispatch``
+    (bolt's ``App.dispatch``, run in a worker thread); anything bolt fails on is a 400."""
 
-    def __init__(self, inner: WsgiApp, signing_secret: str,
+    def __init__(self, dispatch: Callable[[BoltRequest], BoltResponse], signing_secret: str,
                  clock: Callable[[], float] = time.time,
                  reject_log: RejectLog | None = None) -> None:
-        self.inner, self.secret, self.clock = inner, signing_secret.encode(), clock
+        self.dispatch, self.secret, self.clock = dispatch, signing_secret.encode(), clock
         self.reject_log = reject_log or RejectLog()
 
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    async def handle(self, request: Request) -> Response:
         try:
-            body = self._checked(environ)
+            body = await self._checked(request)
         except Rejected as refused:
-            self.reject_log(refused.status, refused.reason)
-            return _plain(start_response, refused.status, refused.reason)
-        environ["wsgi.input"] = io.BytesIO(body)
-        environ["CONTENT_LENGTH"] = str(len(body))
-        answered: list[tuple[str, list[tuple[str, str]]]] = []
+            return self._refuse(refused.status, refused.reason)
+        bolt_request = BoltRequest(body=body.decode("utf-8"), query=request.url.query,
+                                   headers=dict(request.headers))
         try:
-            chunks = list(self.inner(environ, lambda status, headers, *_: answered.append(
-                (status, headers))))
+            answered = await run_in_threadpool(self.dispatch, bolt_request)
         except Exception:  # noqa: BLE001 - what bolt cannot handle is a bad request
-            answered, chunks = [], []
-        status, headers = answered[0] if answered else ("500 Internal Server Error", [])
-        if status.startswith("5"):  # bolt failed on this body: the client's input, not us
-            self.reject_log("400 Bad Request", f"bolt could not handle it ({status[:3]})")
-            return _plain(start_response, "400 Bad Request", "request could not be handled")
-        start_response(status, headers)
-        return chunks
+            return self._refuse("400 Bad Request", "bolt could not handle it (raised)")
+        if answered.status >= 500:  # bolt failed on this body: the client's input, not us
+            return self._refuse("400 Bad Request", f"bolt could not handle it ({answered.status})")
+        return Response(answered.body, answered.status,
+                        headers=answered.first_headers_without_set_cookie())
 
-    def _checked(self, environ: Mapping[str, Any]) -> bytes:
-        if environ.get("PATH_INFO", "") != PATH:
-            raise Rejected("404 Not Found", "unknown path")
-        if environ.get("REQUEST_METHOD", "") != "POST":
-            raise Rejected("405 Method Not Allowed", "only POST")
-        length = str(environ.get("CONTENT_LENGTH") or "0")
+    def _refuse(self, status: str, reason: str) -> Response:
+        self.reject_log(status, reason)
+        if reason.startswith("bolt could not"):
+            reason = "request could not be handled"
+        return PlainTextResponse(f"{reason}\n", status_code=int(status[:3]))
+
+    async def _checked(self, request: Request) -> bytes:
+        length = request.headers.get("content-length", "0")
         if not (length.isascii() and length.isdigit()):
             raise Rejected("400 Bad Request", "malformed Content-Length")
         if int(length) > MAX_BODY:
-            _discard(environ["wsgi.input"], min(int(length), DRAIN_LIMIT))
             raise Rejected("413 Content Too Large", "body over 1 MiB")
-        body = environ["wsgi.input"].read(int(length)) if int(length) else b""
-        check_signature(environ, body, self.secret, self.clock())
-        check_body(str(environ.get("CONTENT_TYPE") or ""), body)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:
+                raise Rejected("413 Content Too Large", "body over 1 MiB")
+        headers = {"HTTP_X_SLACK_REQUEST_TIMESTAMP":
+                   request.headers.get("x-slack-request-timestamp", ""),
+                   "HTTP_X_SLACK_SIGNATURE": request.headers.get("x-slack-signature", "")}
+        check_signature(headers, bytes(body), self.secret, self.clock())
+        check_body(request.headers.get("content-type", ""), bytes(body))
         return bytes(body)
 
 
-def _discard(stream: Any, length: int) -> None:
-    """Read and drop an oversized body, so the client gets its 413 instead of a reset."""
-    while length > 0:
-        chunk = stream.read(min(length, 1 << 16))
-        if not chunk:
-            return
-        length -= len(chunk)
+def slack_app(endpoint: SlackEndpoint) -> Starlette:
+    """An ASGI app with only ``POST /slack/events`` (Slack's HTTP mode without the console);
+    any other path is a 404, any other method a 405."""
+    return Starlette(routes=[Route(PATH, endpoint.handle, methods=["POST"])])
 
 
-def _plain(start_response: StartResponse, status: str, text: str) -> list[bytes]:
-    payload = f"{text}\n".encode()
-    start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
-                            ("Content-Length", str(len(payload)))])
-    return [payload]

@@ -14,7 +14,14 @@ from collections.abc import Callable, Mapping
 
 from bot.core.limits import RateLimiter
 from bot.core.ports import AnswerPort, KnowledgeAdminPort, StorePort
-from bot.core.types import AdminCommand, IncomingMessage, ReactionEvent, Reply, Ticket
+from bot.core.types import (
+    AdminCommand,
+    Answer,
+    IncomingMessage,
+    ReactionEvent,
+    Reply,
+    Ticket,
+)
 from knowledge.errors import SupportbotError
 
 log = logging.getLogger(__name__)
@@ -43,6 +50,8 @@ class Router:
         self.limiter = limiter or RateLimiter(0)
         self.admins = dict(admins or {})  # platform → user ids and role names allowed
         self.accepting = True  # False while shutting down: new questions get RESTARTING
+        # called with (platform, answer) for every answer recorded (the web console's metrics)
+        self.observers: list[Callable[[str, Answer], None]] = []
 
     def stop_accepting(self) -> None:
         """Answer no new questions (those in flight still finish): the first step of a stop."""
@@ -92,6 +101,8 @@ class Router:
             log.warning("could not answer: %s", exc)
             return Reply(f"Sorry, I can't answer right now: {exc}", thread=ticket.message.thread)
         answer_id = self.store.add_answer(ticket.conversation_id, ticket.question_id, answer)
+        for observe in self.observers:
+            observe(ticket.message.platform, answer)
         if answer.security:
             log.warning("blocked an answer: %s", answer.security)
             self.store.add_security_event(answer, ticket.message.platform, ticket.message.user,

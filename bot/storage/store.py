@@ -19,6 +19,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.types import Answer, Turn
+from bot.storage.accounts import AdminAccounts
 from bot.storage.models import (
     AdminAction,
     Conversation,
@@ -31,6 +32,7 @@ from bot.storage.models import (
     utcnow,
 )
 from bot.storage.revisions import MIGRATIONS, head_revision
+from bot.storage.stats import Stats
 from bot.storage.training_runs import TrainingRuns
 from knowledge.errors import ConfigError
 from training.ports import TrainingFeedbackRow
@@ -72,7 +74,7 @@ def _masked(url: str) -> str:
         return url.rsplit("@", 1)[-1]
 
 
-class Store(TrainingRuns):
+class Store(TrainingRuns, AdminAccounts, Stats):
     """Conversations, messages, feedback, refresh and training runs. Migrates the schema on
     open. Implements ``bot.core.ports.StorePort`` and ``training.ports.TrainingStore``."""
 

@@ -1,25 +1,25 @@
 """Property tests: the payload translators and the Slack HTTP gate survive any input shape.
 
-Translators either translate or ignore (``None``); the gate answers every request with a 4xx
-or hands a signed, well-formed body to bolt — never an exception.
+Translators either translate or ignore (``None``); Slack's endpoint answers every request with
+a 4xx or hands a signed, well-formed body to bolt — never an exception.
 """
 
 from __future__ import annotations
 
-import io
 import json
-from collections.abc import Iterable
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from slack_bolt import BoltRequest, BoltResponse
+from starlette.testclient import TestClient
 
 from bot.adapters.discord_payloads import (
     message_from_view,
     reaction_from_payload,
     view_from_payload,
 )
-from bot.adapters.slack_http import PATH, RejectLog, SlackGate
+from bot.adapters.slack_http import PATH, RejectLog, SlackEndpoint, slack_app
 from bot.adapters.slack_payloads import admin_from_command, message_from_event, reaction_from_event
 from bot.core.types import IncomingMessage, ReactionEvent
 from bot.testing.fake_slack import signed_headers
@@ -61,27 +61,29 @@ def test_discord_translators_translate_or_ignore(data: dict[str, Any]) -> None:
     assert reaction is None or reaction.message_ref.isdigit()
 
 
-def call(gate: SlackGate, body: bytes, headers: dict[str, str], path: str = PATH,
+STATUS = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized",
+          404: "404 Not Found", 405: "405 Method Not Allowed", 413: "413 Content Too Large"}
+
+
+def call(gate: TestClient, body: bytes, headers: dict[str, str], path: str = PATH,
          method: str = "POST") -> tuple[str, bytes]:
-    environ: dict[str, Any] = {"PATH_INFO": path, "REQUEST_METHOD": method,
-                               "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body),
-                               "CONTENT_TYPE": headers.pop("Content-Type", "application/json")}
-    environ.update({"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()})
-    seen: list[str] = []
-    out = b"".join(gate(environ, lambda status, _headers: seen.append(status)))
-    return seen[0], out
+    headers.setdefault("Content-Type", "application/json")
+    raw = {k: v.encode() for k, v in headers.items()}  # as sent: bytes, whatever they hold
+    response = gate.request(method, path, content=body, headers=raw)
+    return STATUS.get(response.status_code, str(response.status_code)), response.content
 
 
 def reached(inner: list[bytes]) -> Any:
-    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        inner.append(environ["wsgi.input"].read())
-        start_response("200 OK", [])
-        return [b""]
-    return app
+    def dispatch(request: BoltRequest) -> BoltResponse:
+        inner.append(request.raw_body.encode())
+        return BoltResponse(status=200, body="")
+    return dispatch
 
 
-def gate_over(inner: list[bytes]) -> SlackGate:
-    return SlackGate(reached(inner), SECRET, clock=lambda: NOW, reject_log=RejectLog(burst=0))
+def gate_over(inner: list[bytes]) -> TestClient:
+    endpoint = SlackEndpoint(reached(inner), SECRET, clock=lambda: NOW,
+                             reject_log=RejectLog(burst=0))
+    return TestClient(slack_app(endpoint))
 
 
 @FEW

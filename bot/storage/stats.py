@@ -1,0 +1,31 @@
+"""``Store``'s totals for /metrics: feedback votes, refresh runs and training runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.storage.models import Feedback, Handoff, RefreshRun, TrainingRun
+
+
+class Stats:
+    """Mixed into ``Store``; needs its ``session``. Each total is one indexed GROUP BY."""
+
+    session: Callable[[], AbstractContextManager[Session]]
+
+    def totals(self) -> dict[str, dict[str, int]]:
+        """``{"feedback": {"1": n, "-1": n}, "refresh_runs": {status: n},
+        "training_runs": {status: n}, "handoffs": {"all": n}}``."""
+        with self.session() as s:
+            def grouped(column: object) -> dict[str, int]:
+                rows = s.execute(select(column, func.count()).group_by(column))  # type: ignore[call-overload]
+                return {str(key): int(count) for key, count in rows}
+
+            return {"feedback": grouped(Feedback.score),
+                    "refresh_runs": grouped(RefreshRun.status),
+                    "training_runs": grouped(TrainingRun.status),
+                    "handoffs": {"all": int(s.scalar(select(func.count()).select_from(Handoff))
+                                            or 0)}}

@@ -1,0 +1,165 @@
+"""The web console's server through Starlette's test client: auth, CSRF, each endpoint's happy
+path and its 4xx, health, readiness and metrics (a real SQLite store, a fake engine)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bot.core.limits import AnswerPool
+from bot.core.router import Router
+from bot.core.types import Answer, Turn
+from bot.storage import Store
+from bot.web.app import WebDeps, create_app
+from bot.web.security import hash_password
+from tests.fakes import make_source
+
+PASSWORD = "correct horse battery"
+
+
+class StreamingEngine:
+    """Streams two sentences, then answers with a source whose text holds a <script>."""
+
+    def answer(self, question: str, history: Sequence[Turn] = (),
+               on_text: Callable[[str], None] | None = None) -> Answer:
+        if on_text is not None:
+            on_text("Refunds take 30 days [1].")
+        text = "Refunds take 30 days [1]. Ask billing [1]."
+        return Answer(text=text, sources=(make_source(text="<script>alert(1)</script>"),),
+                      latency_ms=12.0, model="fake", adapter=None, query=question)
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> Store:
+    store = Store(f"sqlite:///{tmp_path / 'web.db'}")
+    store.migrate()
+    store.set_admin("ada", hash_password(PASSWORD))
+    return store
+
+
+@pytest.fixture()
+def client(store: Store) -> TestClient:
+    router = Router(store, StreamingEngine())
+    deps = WebDeps(store=store, router=router, pool=AnswerPool(2, 8, 30),
+                   ready=lambda: None, secret_key="test-key")
+    return TestClient(create_app(deps))
+
+
+def csrf(client: TestClient, page: str = "/login") -> str:
+    match = re.search(r'name="csrf-token" content="([^"]+)"', client.get(page).text)
+    assert match is not None
+    return match.group(1)
+
+
+def log_in(client: TestClient, password: str = PASSWORD) -> Any:
+    return client.post("/login", data={"name": "Ada", "password": password,
+                                       "csrf": csrf(client), "next": "/chat"},
+                       follow_redirects=False)
+
+
+def events(body: str) -> list[tuple[str, dict[str, Any]]]:
+    found = re.findall(r"event: (\w+)\ndata: (.*)\n\n", body)
+    return [(name, json.loads(data)) for name, data in found]
+
+
+def test_health_readiness_and_metrics_need_no_login(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ready"}
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200 and "supportbot_queue_depth" in metrics.text
+
+
+def test_not_ready_says_why_with_503(store: Store) -> None:
+    deps = WebDeps(store=store, router=Router(store, StreamingEngine()),
+                   pool=AnswerPool(1, 1, 30), ready=lambda: "no index yet — run `supportbot "
+                   "ingest`", secret_key="k")
+    response = TestClient(create_app(deps)).get("/readyz")
+    assert response.status_code == 503 and "supportbot ingest" in response.json()["error"]
+
+
+def test_pages_and_the_api_need_a_login(client: TestClient) -> None:
+    page = client.get("/chat", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/login")
+    token = csrf(client)
+    response = client.post("/api/ask", json={"question": "refunds?"},
+                           headers={"X-CSRF-Token": token})
+    assert response.status_code == 401 and "log in" in response.json()["error"]
+
+
+def test_a_wrong_password_is_refused_and_five_failures_lock_the_name(client: TestClient) -> None:
+    for _ in range(5):
+        assert log_in(client, "wrong password").status_code == 401
+    locked = log_in(client)
+    assert locked.status_code == 429 and "Too many failed logins" in locked.text
+
+
+def test_login_sets_an_httponly_samesite_cookie_and_is_audited(client: TestClient,
+                                                               store: Store) -> None:
+    response = log_in(client)
+    assert response.status_code == 303 and response.headers["location"] == "/chat"
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+    assert [(a.user, a.action) for a in store.admin_actions()] == [("ada", "login")]
+
+
+def test_state_changing_requests_need_the_csrf_token(client: TestClient) -> None:
+    log_in(client)
+    for path, body in (("/api/ask", {"question": "refunds?"}),
+                       ("/api/feedback", {"ref": "web-1", "score": 1})):
+        assert client.post(path, json=body).status_code == 403
+        assert client.post(path, json=body, headers={"X-CSRF-Token": "forged"}).status_code == 403
+    assert client.post("/login", data={"name": "ada", "password": PASSWORD}).status_code == 403
+
+
+def test_ask_streams_the_answer_then_votes_and_a_handoff_are_recorded(client: TestClient,
+                                                                       store: Store) -> None:
+    log_in(client)
+    token = csrf(client, "/chat")
+    response = client.post("/api/ask", json={"question": "How long do refunds take?",
+                                             "conversation": "c1"},
+                           headers={"X-CSRF-Token": token})
+    assert response.headers["content-type"].startswith("text/event-stream")
+    got = events(response.text)
+    assert [name for name, _ in got] == ["working", "update", "finish"]
+    assert got[1][1]["text"] == "Refunds take 30 days [1]."
+    finish = got[2][1]
+    assert finish["sources"][0]["text"] == "<script>alert(1)</script>"  # data, never markup
+    for score in (1, -1):  # the latest vote wins
+        vote = client.post("/api/feedback", json={"ref": finish["ref"], "score": score},
+                           headers={"X-CSRF-Token": token})
+        assert vote.json() == {"recorded": True}
+    assert [(f.user, f.score) for f in store.list_feedback()] == [("ada", -1)]
+    human = client.post("/api/handoff", json={"ref": finish["ref"]},
+                        headers={"X-CSRF-Token": token})
+    assert "support team" in human.json()["text"] and len(store.handoffs()) == 1
+    metrics = client.get("/metrics").text
+    assert 'supportbot_answers_total{outcome="answered",platform="web"} 1.0' in metrics
+    assert 'supportbot_feedback_total{score="-1"} 1.0' in metrics
+
+
+def test_bad_input_gets_a_one_line_4xx(client: TestClient) -> None:
+    log_in(client)
+    token = {"X-CSRF-Token": csrf(client, "/chat")}
+    assert client.post("/api/ask", json={"question": ""}, headers=token).status_code == 422
+    bad = client.post("/api/feedback", json={"ref": "web-999", "score": 1}, headers=token)
+    assert bad.status_code == 404 and "no answer web-999" in bad.json()["error"]
+    shape = client.post("/api/feedback", json={"ref": "x", "score": 2}, headers=token)
+    assert shape.status_code == 422 and set(shape.json()) == {"error"}
+    assert client.post("/slack/events", content=b"{}").status_code == 404
+
+
+def test_public_chat_lets_visitors_ask_without_a_login(store: Store) -> None:
+    deps = WebDeps(store=store, router=Router(store, StreamingEngine()),
+                   pool=AnswerPool(1, 2, 30), ready=lambda: None, secret_key="k",
+                   public_chat=True)
+    client = TestClient(create_app(deps))
+    token = csrf(client, "/chat")
+    response = client.post("/api/ask", json={"question": "refunds?"},
+                           headers={"X-CSRF-Token": token})
+    assert events(response.text)[-1][0] == "finish"
