@@ -1,7 +1,7 @@
 """Fuzzing the platform edges: generated Slack requests and Discord gateway payloads.
 
 Slack: ``--requests`` requests (signed and unsigned; valid, malformed, oversized, duplicated)
-POSTed over loopback to the real bolt app in HTTP mode behind ``SlackGate``. Discord: as many
+POSTed over loopback to the real bolt app in HTTP mode behind ``SlackEndpoint``. Discord: as many
 MESSAGE_CREATE / reaction payloads (user-controlled fields fuzzed, deliveries repeated) fed to
 the real discord.py client through its own parsers. The engine is a stub and the Web APIs are
 the fakes on loopback. Printed per platform, target 0 for each but the last (< 300 bytes):

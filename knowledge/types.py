@@ -53,6 +53,13 @@ class Answer:
     grounded: bool = True  # False when nothing relevant was found and the bot said so
     security: str = ""  # why the security check blocked the model's answer ("" = it did not)
 
+    @property
+    def declined(self) -> bool:
+        """No answer a customer can act on: nothing grounded, blocked, or "I don't know"."""
+        from knowledge.prompts import says_dont_know
+
+        return not self.grounded or bool(self.security) or says_dont_know(self.text)
+
     def cited_sources(self) -> tuple[Source, ...]:
         """The sources the text actually cites, in citation order."""
         from knowledge.citations import cited_numbers

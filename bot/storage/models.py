@@ -39,6 +39,9 @@ class Conversation(Base):
     thread: Mapped[str] = mapped_column(String(128), default="")
     user: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # the last message's time: the Conversations page pages by it (indexed)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                        index=True)
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", order_by="Message.id"
     )
@@ -66,6 +69,8 @@ class Message(Base):
     model: Mapped[str | None] = mapped_column(String(256), default=None)
     adapter: Mapped[str | None] = mapped_column(String(256), default=None)
     latency_ms: Mapped[float | None] = mapped_column(Float, default=None)
+    # an answer that declined (no grounded answer, blocked, or "I don't know"); None: a question
+    declined: Mapped[bool | None] = mapped_column(Boolean, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 

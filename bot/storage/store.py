@@ -14,12 +14,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, make_url, select, text
+from sqlalchemy import Engine, create_engine, delete, event, make_url, select, text, update
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.types import Answer, Turn
 from bot.storage.accounts import AdminAccounts
+from bot.storage.browse import Browse
 from bot.storage.models import (
     AdminAction,
     Conversation,
@@ -74,7 +75,7 @@ def _masked(url: str) -> str:
         return url.rsplit("@", 1)[-1]
 
 
-class Store(TrainingRuns, AdminAccounts, Stats):
+class Store(TrainingRuns, AdminAccounts, Stats, Browse):
     """Conversations, messages, feedback, refresh and training runs. Migrates the schema on
     open. Implements ``bot.core.ports.StorePort`` and ``training.ports.TrainingStore``."""
 
@@ -207,6 +208,8 @@ class Store(TrainingRuns, AdminAccounts, Stats):
                     event_id=event_id,
                 )
                 s.add(row)
+                s.execute(update(Conversation).where(Conversation.id == conversation_id)
+                          .values(updated_at=utcnow()))
                 s.flush()
                 return row.id
         except IntegrityError:
@@ -226,8 +229,11 @@ class Store(TrainingRuns, AdminAccounts, Stats):
                 model=answer.model,
                 adapter=answer.adapter,
                 latency_ms=answer.latency_ms,
+                declined=answer.declined,
             )
             s.add(row)
+            s.execute(update(Conversation).where(Conversation.id == conversation_id)
+                      .values(updated_at=utcnow()))
             s.flush()
             return row.id
 

@@ -22,7 +22,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from bot.core.limits import AnswerPool
 from bot.core.router import Router
-from bot.web import api
+from bot.web import api, browse
 from bot.web.metrics import CONTENT_TYPE, Metrics
 from bot.web.security import (
     LoginLimiter,
@@ -62,9 +62,10 @@ def create_app(deps: WebDeps) -> FastAPI:
     app.state.deps, app.state.metrics = deps, Metrics(deps.store.totals, lambda: deps.pool.active)
     app.state.logins = LoginLimiter()
     deps.router.observers.append(app.state.metrics.observe)
-    templates = Jinja2Templates(directory=HERE / "templates")
+    templates = app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
+    app.include_router(browse.router)
     _errors(app)
     _operations(app, deps)
     _pages(app, deps, templates)

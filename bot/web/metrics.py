@@ -7,13 +7,11 @@ hand-offs, refresh and training runs are the database's totals, read at scrape t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
-from knowledge.prompts import says_dont_know
 from knowledge.types import Answer
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -52,15 +50,10 @@ class Metrics:
 
     def observe(self, platform: str, answer: Answer) -> None:
         """Count one recorded answer (the router calls this for every platform)."""
-        outcome = ("blocked" if answer.security else
-                   "declined" if not answer.grounded or says_dont_know(answer.text) else
-                   "answered")
+        outcome = ("blocked" if answer.security else "declined" if answer.declined
+                   else "answered")
         self.answers.labels(platform, outcome).inc()
         self.latency.labels(platform).observe(answer.latency_ms / 1000)
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))
-
-
-def no_totals() -> dict[str, Any]:
-    return {}

@@ -163,3 +163,52 @@ def test_public_chat_lets_visitors_ask_without_a_login(store: Store) -> None:
     response = client.post("/api/ask", json={"question": "refunds?"},
                            headers={"X-CSRF-Token": token})
     assert events(response.text)[-1][0] == "finish"
+
+
+def ask(client: TestClient, token: str, question: str, conversation: str) -> str:
+    response = client.post("/api/ask", json={"question": question,
+                                             "conversation": conversation},
+                           headers={"X-CSRF-Token": token})
+    return str(events(response.text)[-1][1]["ref"])
+
+
+def test_conversations_are_listed_filtered_by_a_down_vote_and_opened(client: TestClient) -> None:
+    assert client.get("/api/conversations").status_code == 401
+    log_in(client)
+    token = csrf(client, "/chat")
+    ask(client, token, "How long do refunds take?", "first")
+    ref = ask(client, token, "Can I pay by wire?", "second")
+    client.post("/api/feedback", json={"ref": ref, "score": -1}, headers={"X-CSRF-Token": token})
+    listed = client.get("/api/conversations").json()
+    assert [c["first_question"] for c in listed["conversations"]] == [
+        "Can I pay by wire?", "How long do refunds take?"]  # newest activity first
+    assert listed["next"] is None
+    down = client.get("/api/conversations", params={"voted_down": "true"}).json()
+    assert [c["first_question"] for c in down["conversations"]] == ["Can I pay by wire?"]
+    one = client.get(f"/api/conversations/{down['conversations'][0]['id']}").json()
+    assert [m["role"] for m in one["messages"]] == ["user", "assistant"]
+    assert one["messages"][1]["votes"] == -1 and one["messages"][1]["declined"] is False
+    assert client.get("/api/conversations/999").status_code == 404
+    assert client.get("/api/conversations", params={"cursor": "nonsense"}).status_code == 400
+    page = client.get("/conversations", params={"voted_down": "true"})
+    assert "Can I pay by wire?" in page.text and "How long do refunds" not in page.text
+    detail = client.get(f"/conversations/{down['conversations'][0]['id']}")
+    assert detail.status_code == 200 and "Refunds take 30 days [1]." in detail.text
+    ask(client, token, "<script>alert(1)</script> and refunds?", "third")
+    third = client.get("/api/conversations").json()["conversations"][0]["id"]
+    shown = client.get(f"/conversations/{third}").text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; and refunds?" in shown
+    assert "<script>alert" not in shown
+
+
+def test_conversation_pages_page_with_a_cursor(store: Store, client: TestClient) -> None:
+    for n in range(55):
+        conversation = store.conversation("web", "web", f"t{n}", "ada")
+        store.add_question(conversation, "ada", f"question {n}")
+    log_in(client)
+    first = client.get("/api/conversations").json()
+    assert len(first["conversations"]) == 50 and first["next"]
+    second = client.get("/api/conversations", params={"cursor": first["next"]}).json()
+    assert len(second["conversations"]) == 5 and second["next"] is None
+    seen = {c["id"] for c in first["conversations"]} | {c["id"] for c in second["conversations"]}
+    assert len(seen) == 55

@@ -1,0 +1,90 @@
+"""The console's Conversations: the API (``/api/conversations``) and the pages, which render
+the same store calls server-side (admins only)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.exceptions import HTTPException
+
+from bot.storage.browse import ConversationFilter
+from bot.web.security import csrf_token, current_admin
+
+router = APIRouter()
+
+
+def require_admin(request: Request) -> str:
+    name = current_admin(request)
+    if name is None:
+        raise HTTPException(401, "log in as an admin first (POST /login)")
+    return name
+
+
+Admin = Annotated[str, Depends(require_admin)]
+
+
+def filters(platform: str = Query("", max_length=32), voted_down: bool = False,
+            declined: bool = False, adapter: str = Query("", max_length=256),
+            q: str = Query("", max_length=200)) -> ConversationFilter:
+    return ConversationFilter(platform, voted_down, declined, adapter, q)
+
+
+def parse_cursor(cursor: str) -> tuple[datetime, int] | None:
+    if not cursor:
+        return None
+    stamp, _, ident = cursor.rpartition("|")
+    try:
+        return datetime.fromisoformat(stamp), int(ident)
+    except ValueError:
+        raise HTTPException(400, "cursor: use the `next` value of the previous page") from None
+
+
+async def page_of(request: Request, where: ConversationFilter,
+                  cursor: str) -> dict[str, Any]:
+    rows = await asyncio.to_thread(request.app.state.deps.store.conversations, where,
+                                   parse_cursor(cursor))
+    last = rows[-1] if len(rows) == 50 else None
+    following = (f"{last.updated_at.isoformat()}|{last.id}"
+                 if last is not None and last.updated_at else None)
+    return {"conversations": [r.as_dict() for r in rows], "next": following}
+
+
+@router.get("/api/conversations")
+async def list_conversations(request: Request, _: Admin,
+                             where: Annotated[ConversationFilter, Depends(filters)],
+                             cursor: str = Query("", max_length=80)) -> dict[str, Any]:
+    """Conversations, newest activity first, 50 a page; filters: platform, voted_down,
+    declined, adapter, q (text)."""
+    return await page_of(request, where, cursor)
+
+
+@router.get("/api/conversations/{conversation_id}")
+async def one_conversation(request: Request, conversation_id: int,
+                           _: Admin) -> dict[str, Any]:
+    """One conversation's questions and answers, with sources, votes and latency."""
+    messages = await asyncio.to_thread(request.app.state.deps.store.conversation_messages,
+                                       conversation_id)
+    if messages is None:
+        raise HTTPException(404, f"no conversation {conversation_id}")
+    return {"id": conversation_id, "messages": messages}
+
+
+@router.get("/conversations", include_in_schema=False, response_class=HTMLResponse)
+async def conversations_page(request: Request, user: Admin,
+                             where: Annotated[ConversationFilter, Depends(filters)],
+                             cursor: str = Query("", max_length=80)) -> Response:
+    found = await page_of(request, where, cursor)
+    return request.app.state.templates.TemplateResponse(request, "conversations.html", {
+        "csrf": csrf_token(request), "user": user, "where": where, **found})
+
+
+@router.get("/conversations/{conversation_id}", include_in_schema=False,
+            response_class=HTMLResponse)
+async def conversation_page(request: Request, conversation_id: int, user: Admin) -> Response:
+    found = await one_conversation(request, conversation_id, user)
+    return request.app.state.templates.TemplateResponse(request, "conversation.html", {
+        "csrf": csrf_token(request), "user": user, **found})
