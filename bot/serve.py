@@ -74,7 +74,8 @@ class WebAdapter:
                        secret_key=secret_key(s.web_secret_key.get_secret_value(),
                                              s.supportbot_home),
                        public_chat=s.web_public_chat, secure_cookies=s.web_secure_cookies,
-                       answer_timeout=s.generation_timeout + 5, slack=slack_endpoint)
+                       answer_timeout=s.generation_timeout + 5, slack=slack_endpoint,
+                       settings=s.masked())
         self.server = AsgiServer(create_app(deps), s.web_host, s.web_port)
 
     @property

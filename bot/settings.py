@@ -128,6 +128,15 @@ class Settings(BaseSettings):
             raise ValueError(f"must be smaller than CHUNK_SIZE ({size})")
         return value
 
+    def masked(self) -> dict[str, str]:
+        """Every setting as text for the console, secrets shown only as set or not set."""
+        out = {}
+        for name, value in self:
+            if isinstance(value, SecretStr):
+                value = "•••••• (set)" if value.get_secret_value() else "(not set)"
+            out[name.upper()] = str(value)
+        return out
+
     def reaction_scores(self) -> dict[str, int]:
         """``FEEDBACK_REACTIONS`` parsed: ``{"+1": 1, "-1": -1, ...}``."""
         pairs: dict[str, int] = {}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,8 @@ class WebDeps:
     public_chat: bool = False
     secure_cookies: bool = False
     answer_timeout: float = 120.0
-    slack: Any | None = None  # bot.web.slack_endpoint.SlackEndpoint, in Slack HTTP mode
+    slack: Any | None = None  # bot.adapters.slack_http.SlackEndpoint, in Slack HTTP mode
+    settings: dict[str, str] = field(default_factory=dict)  # Settings.masked(): no secrets
 
 
 def create_app(deps: WebDeps) -> FastAPI:

@@ -88,3 +88,16 @@ async def conversation_page(request: Request, conversation_id: int, user: Admin)
     found = await one_conversation(request, conversation_id, user)
     return request.app.state.templates.TemplateResponse(request, "conversation.html", {
         "csrf": csrf_token(request), "user": user, **found})
+
+
+@router.get("/api/settings")
+async def settings(request: Request, _: Admin) -> dict[str, str]:
+    """What is configured (secrets only as set or not set)."""
+    return dict(request.app.state.deps.settings)
+
+
+@router.get("/settings", include_in_schema=False, response_class=HTMLResponse)
+async def settings_page(request: Request, user: Admin) -> Response:
+    return request.app.state.templates.TemplateResponse(request, "settings.html", {
+        "csrf": csrf_token(request), "user": user,
+        "settings": sorted(request.app.state.deps.settings.items())})

@@ -212,3 +212,20 @@ def test_conversation_pages_page_with_a_cursor(store: Store, client: TestClient)
     assert len(second["conversations"]) == 5 and second["next"] is None
     seen = {c["id"] for c in first["conversations"]} | {c["id"] for c in second["conversations"]}
     assert len(seen) == 55
+
+
+def test_settings_show_what_is_configured_and_never_a_secret(store: Store) -> None:
+    from bot.settings import load_settings
+
+    settings = load_settings(slack_bot_token="xoxb-very-secret", web_port=9999).masked()
+    deps = WebDeps(store=store, router=Router(store, StreamingEngine()),
+                   pool=AnswerPool(1, 1, 30), ready=lambda: None, secret_key="k",
+                   settings=settings)
+    client = TestClient(create_app(deps))
+    assert client.get("/api/settings").status_code == 401
+    log_in(client)
+    shown = client.get("/api/settings").json()
+    assert shown["WEB_PORT"] == "9999" and shown["SLACK_BOT_TOKEN"] == "•••••• (set)"
+    assert shown["DISCORD_TOKEN"] == "(not set)"
+    page = client.get("/settings").text
+    assert "WEB_PORT" in page and "xoxb-very-secret" not in page
