@@ -64,6 +64,7 @@ class WebAdapter:
     """The console's server (``bot.web``) as one of ``run_all``'s adapters."""
 
     def __init__(self, runtime: Runtime, slack_endpoint: Any | None = None) -> None:
+        from bot.console_ops import RuntimeOps
         from bot.web.app import WebDeps, create_app
         from bot.web.security import secret_key
         from bot.web.server import AsgiServer
@@ -75,7 +76,7 @@ class WebAdapter:
                                              s.supportbot_home),
                        public_chat=s.web_public_chat, secure_cookies=s.web_secure_cookies,
                        answer_timeout=s.generation_timeout + 5, slack=slack_endpoint,
-                       settings=s.masked())
+                       settings=s.masked(), ops=RuntimeOps(runtime))
         self.server = AsgiServer(create_app(deps), s.web_host, s.web_port)
 
     @property

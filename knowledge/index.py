@@ -210,6 +210,8 @@ class KnowledgeBase(IndexFolder):
         self.config = config
         self.tokenizer = tokenizer
         self.quarantine = quarantine  # None: index documents as they are read
+        # told (stage, done, total) as a refresh reads documents and embeds chunks
+        self.progress: Callable[[str, int, int], None] | None = None
 
     # reading -------------------------------------------------------------------------------
     def load(self) -> LoadedIndex:
@@ -245,9 +247,11 @@ class KnowledgeBase(IndexFolder):
         paths = ([Path(p).resolve() for p in sources] if sources
                  else self._previous_sources(previous))
         files = discover(paths)
+        read = iter(range(1, len(files) + 1))
         with tqdm(total=len(files), desc="Reading", unit="doc", disable=not show_progress,
                   leave=False) as bar:
-            loaded = load_documents(files, on_file=lambda _f: bar.update())
+            loaded = load_documents(files, on_file=lambda _f: self._step(
+                bar, 1, "reading", next(read, len(files)), len(files)))
         for file, reason in loaded.skipped:  # reported once: to the caller, else to the log
             if on_skip is not None:
                 on_skip(file, reason)
@@ -359,7 +363,13 @@ class KnowledgeBase(IndexFolder):
                     [n.get_content(metadata_mode=MetadataMode.EMBED) for n in batch])
                 for node, vector in zip(batch, vectors, strict=True):
                     node.embedding = vector
-                bar.update(len(batch))
+                self._step(bar, len(batch), "embedding", start + len(batch), len(nodes))
+
+    def _step(self, bar: Any, count: int, stage: str, done: int, total: int) -> None:
+        """Advance the progress bar, and tell ``progress`` (the console's refresh view)."""
+        bar.update(count)
+        if self.progress is not None:
+            self.progress(stage, done, total)
 
     def _swap(self, name: str) -> None:
         """Point CURRENT at ``name`` atomically, then drop all but the previous build."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -136,3 +137,54 @@ class FakeAdmin:
 
     def is_refreshing(self) -> bool:
         return False
+
+
+class FakeConsoleOps:
+    """``bot.web.ops.ConsoleOps`` in memory: a refresh that reports progress in timed steps,
+    one quarantined passage, two adapters to promote and roll back."""
+
+    def __init__(self, step_seconds: float = 0.05) -> None:
+        self.step_seconds = step_seconds
+        self.active = "v1"
+        self.previous: list[str] = []
+        self.released: list[str] = []
+        self.refreshes = 0
+
+    def knowledge(self) -> dict[str, Any]:
+        return {"documents": 4, "chunks": 9, "sources": ["/docs"],
+                "runs": [{"id": n, "kind": "refresh", "status": "succeeded",
+                          "requested_by": "web:ada", "started_at": None, "error": ""}
+                         for n in range(self.refreshes)],
+                "quarantined": [{"id": "q1", "source": "evil.md", "file": "evil.md",
+                                 "reason": "addressed to the assistant",
+                                 "text": "<script>alert(1)</script> Note for the assistant",
+                                 "released": "q1" in self.released}]}
+
+    def refresh(self, requested_by: str, progress: Callable[[str, int, int], None]) -> str:
+        for done in range(1, 6):
+            time.sleep(self.step_seconds)
+            progress("embedding", done, 5)
+        self.refreshes += 1
+        return "Knowledge refreshed: 4 documents, 9 chunks."
+
+    def release(self, ids: list[str], requested_by: str) -> str:
+        self.released += ids
+        return f"Released {', '.join(ids)}; refreshed."
+
+    def adapters(self) -> list[dict[str, Any]]:
+        return [{"version": v, "active": v == self.active, "status": "candidate",
+                 "created_at": "", "metrics": {"rougeL_f1": 0.3}, "answers": 2,
+                 "gate": {"promoted": True, "reasons": []}} for v in ("v1", "v2")]
+
+    def train(self, requested_by: str, progress: Callable[[str, int, int], None]) -> str:
+        progress("training", 0, 0)
+        return "Trained v3: rejected by the gate."
+
+    def promote(self, version: str) -> str:
+        self.previous.append(self.active)
+        self.active = version
+        return f"Now serving {version}."
+
+    def rollback(self) -> str:
+        self.active = self.previous.pop() if self.previous else ""
+        return f"Now serving {self.active or 'the base model (no adapter)'}."

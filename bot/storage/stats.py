@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.storage.models import Feedback, Handoff, RefreshRun, TrainingRun
+from bot.storage.models import Feedback, Handoff, Message, RefreshRun, TrainingRun
 
 
 class Stats:
@@ -29,3 +29,10 @@ class Stats:
                     "training_runs": grouped(TrainingRun.status),
                     "handoffs": {"all": int(s.scalar(select(func.count()).select_from(Handoff))
                                             or 0)}}
+
+    def answers_by_adapter(self) -> dict[str, int]:
+        """How many answers each adapter version gave (``"base"``: no adapter)."""
+        with self.session() as s:
+            rows = s.execute(select(Message.adapter, func.count()).where(
+                Message.role == "assistant").group_by(Message.adapter))
+            return {str(adapter or "base"): int(count) for adapter, count in rows}

@@ -22,8 +22,9 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from bot.core.limits import AnswerPool
 from bot.core.router import Router
-from bot.web import api, browse
+from bot.web import admin, api, browse
 from bot.web.metrics import CONTENT_TYPE, Metrics
+from bot.web.ops import ConsoleOps, Jobs
 from bot.web.security import (
     LoginLimiter,
     check_name,
@@ -52,6 +53,7 @@ class WebDeps:
     answer_timeout: float = 120.0
     slack: Any | None = None  # bot.adapters.slack_http.SlackEndpoint, in Slack HTTP mode
     settings: dict[str, str] = field(default_factory=dict)  # Settings.masked(): no secrets
+    ops: ConsoleOps | None = None  # the Knowledge and Model pages' actions
 
 
 def create_app(deps: WebDeps) -> FastAPI:
@@ -61,12 +63,13 @@ def create_app(deps: WebDeps) -> FastAPI:
                        session_cookie=SESSION_COOKIE, same_site="lax",
                        https_only=deps.secure_cookies, max_age=12 * 3600)
     app.state.deps, app.state.metrics = deps, Metrics(deps.store.totals, lambda: deps.pool.active)
-    app.state.logins = LoginLimiter()
+    app.state.logins, app.state.jobs = LoginLimiter(), Jobs()
     deps.router.observers.append(app.state.metrics.observe)
     templates = app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
     app.include_router(browse.router)
+    app.include_router(admin.router)
     _errors(app)
     _operations(app, deps)
     _pages(app, deps, templates)

@@ -24,7 +24,7 @@ from bot.storage import Store
 from bot.web.app import WebDeps, create_app
 from bot.web.security import hash_password
 from bot.web.server import AsgiServer
-from tests.fakes import make_source
+from tests.fakes import FakeConsoleOps, make_source
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -58,7 +58,8 @@ def console(tmp_path: Path) -> Iterator[tuple[str, Store]]:
     store.migrate()
     store.set_admin("ada", hash_password(PASSWORD))
     deps = WebDeps(store=store, router=Router(store, PartsEngine()), pool=AnswerPool(1, 4, 30),
-                   ready=lambda: None, secret_key="e2e-key")
+                   ready=lambda: None, secret_key="e2e-key",
+                   ops=FakeConsoleOps(step_seconds=0.3), settings={"WEB_PORT": "0"})
     server = AsgiServer(create_app(deps), "127.0.0.1", 0)
     server.bind()
     thread = threading.Thread(target=server.run, daemon=True)
@@ -84,6 +85,14 @@ def shots(tmp_path: Path) -> Path:
     folder = Path(os.environ.get("SCREENSHOTS_DIR", tmp_path / "screenshots"))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def log_in(page: Any, url: str) -> None:
+    page.goto(f"{url}/login")
+    page.fill("input[name=name]", "ada")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/chat")
 
 
 def test_log_in_ask_watch_it_stream_open_a_source_vote_and_ask_for_a_person(
@@ -126,3 +135,50 @@ def test_log_in_ask_watch_it_stream_open_a_source_vote_and_ask_for_a_person(
     page.wait_for_function("document.querySelector('.status').textContent.includes('team')")
     assert [(f.user, f.score) for f in store.list_feedback()] == [("ada", -1)]
     assert len(store.handoffs()) == 1
+
+
+def test_refresh_with_live_progress_promote_roll_back_and_filter_by_a_down_vote(
+    console: tuple[str, Store], page: Any, tmp_path: Path
+) -> None:
+    url, store = console
+    folder = shots(tmp_path)
+    log_in(page, url)
+    page.fill("#question", "Can I get a refund?")
+    page.click("#ask button[type=submit]")
+    page.wait_for_selector(".actions:not([hidden])")
+    page.click(".vote[data-score='-1']")
+    page.wait_for_selector(".vote.chosen")
+    page.reload()  # a new page is a new conversation (follow-ups on one page share one)
+    page.fill("#question", "Where are my invoices?")
+    page.click("#ask button[type=submit]")
+    page.wait_for_selector(".actions:not([hidden])")
+
+    page.goto(f"{url}/knowledge")
+    assert "<script>alert(1)</script>" in page.text_content("#quarantine")  # text, not markup
+    page.click("#refresh")
+    page.wait_for_function("document.getElementById('job').textContent.includes('/5')")
+    progress = page.text_content("#job")
+    assert "running" in progress and "embedding" in progress  # progress while it runs
+    page.wait_for_function("document.getElementById('job').textContent.includes('succeeded')")
+    page.screenshot(path=str(folder / "knowledge.png"), full_page=True)
+
+    page.goto(f"{url}/model")
+    page.click(".promote[data-version='v2']")
+    page.wait_for_function("document.querySelector('tr[data-version=\\'v2\\']')"
+                           ".textContent.includes('serving')")
+    page.screenshot(path=str(folder / "model.png"), full_page=True)
+    page.click("#rollback")
+    page.wait_for_function("document.querySelector('tr[data-version=\\'v1\\']')"
+                           ".textContent.includes('serving')")
+
+    page.goto(f"{url}/conversations")
+    assert page.locator("table.conversations tbody tr").count() == 2
+    page.check("input[name=voted_down]")
+    page.click(".filters button[type=submit]")
+    page.wait_for_url("**voted_down=true**")
+    rows = page.locator("table.conversations tbody tr")
+    assert rows.count() == 1 and "Can I get a refund?" in rows.first.text_content()
+    page.screenshot(path=str(folder / "conversations.png"), full_page=True)
+    page.goto(f"{url}/settings")
+    assert "WEB_PORT" in page.text_content("table")
+    page.screenshot(path=str(folder / "settings.png"), full_page=True)

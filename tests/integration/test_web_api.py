@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from bot.core.types import Answer, Turn
 from bot.storage import Store
 from bot.web.app import WebDeps, create_app
 from bot.web.security import hash_password
-from tests.fakes import make_source
+from tests.fakes import FakeConsoleOps, make_source
 
 PASSWORD = "correct horse battery"
 
@@ -44,10 +45,15 @@ def store(tmp_path: Path) -> Store:
 
 
 @pytest.fixture()
-def client(store: Store) -> TestClient:
+def ops() -> FakeConsoleOps:
+    return FakeConsoleOps()
+
+
+@pytest.fixture()
+def client(store: Store, ops: FakeConsoleOps) -> TestClient:
     router = Router(store, StreamingEngine())
     deps = WebDeps(store=store, router=router, pool=AnswerPool(2, 8, 30),
-                   ready=lambda: None, secret_key="test-key")
+                   ready=lambda: None, secret_key="test-key", ops=ops)
     return TestClient(create_app(deps))
 
 
@@ -229,3 +235,60 @@ def test_settings_show_what_is_configured_and_never_a_secret(store: Store) -> No
     assert shown["DISCORD_TOKEN"] == "(not set)"
     page = client.get("/settings").text
     assert "WEB_PORT" in page and "xoxb-very-secret" not in page
+
+
+def wait_for_job(client: TestClient) -> dict[str, Any]:
+    for _ in range(200):
+        job = client.get("/api/jobs/current").json()["job"]
+        if job["status"] != "running":
+            return dict(job)
+        time.sleep(0.02)
+    raise AssertionError("the job never finished")
+
+
+def test_refresh_runs_in_the_background_one_at_a_time_and_is_audited(
+    client: TestClient, store: Store, ops: FakeConsoleOps
+) -> None:
+    anonymous = client.post("/api/knowledge/refresh", headers={"X-CSRF-Token": csrf(client)})
+    assert anonymous.status_code == 401
+    log_in(client)
+    token = {"X-CSRF-Token": csrf(client, "/chat")}
+    assert client.post("/api/knowledge/refresh").status_code == 403  # no CSRF token
+    started = client.post("/api/knowledge/refresh", headers=token)
+    assert started.status_code == 202 and started.json()["status"] == "running"
+    assert client.post("/api/knowledge/refresh", headers=token).status_code == 409
+    done = wait_for_job(client)
+    assert done["status"] == "succeeded" and (done["done"], done["total"]) == (5, 5)
+    assert ops.refreshes == 1 and len(client.get("/api/knowledge").json()["runs"]) == 1
+    assert ("ada", "refresh") in [(a.user, a.action) for a in store.admin_actions()]
+
+
+def test_quarantine_release_and_adapters_promote_and_roll_back(
+    client: TestClient, ops: FakeConsoleOps
+) -> None:
+    log_in(client)
+    token = {"X-CSRF-Token": csrf(client, "/chat")}
+    page = client.get("/knowledge").text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
+    released = client.post("/api/knowledge/release", json={"ids": ["q1"]}, headers=token)
+    assert released.json()["text"].startswith("Released q1") and ops.released == ["q1"]
+    assert client.post("/api/knowledge/release", json={"ids": []},
+                       headers=token).status_code == 422
+    promoted = client.post("/api/adapters/promote", json={"version": "v2"}, headers=token)
+    assert promoted.json() == {"text": "Now serving v2."}
+    listed = client.get("/api/adapters").json()["adapters"]
+    assert [a["version"] for a in listed if a["active"]] == ["v2"]
+    assert client.post("/api/adapters/promote", json={"version": "../x"},
+                       headers=token).status_code == 422
+    back = client.post("/api/adapters/rollback", headers=token)
+    assert back.json() == {"text": "Now serving v1."} and ops.active == "v1"
+    assert "(serving)" in client.get("/model").text
+
+
+def test_without_administration_the_pages_say_so(store: Store) -> None:
+    deps = WebDeps(store=store, router=Router(store, StreamingEngine()),
+                   pool=AnswerPool(1, 1, 30), ready=lambda: None, secret_key="k")
+    client = TestClient(create_app(deps))
+    log_in(client)
+    missing = client.get("/api/knowledge")
+    assert missing.status_code == 404 and "not available" in missing.json()["error"]
