@@ -174,7 +174,10 @@ class FakeConsoleOps:
     def adapters(self) -> list[dict[str, Any]]:
         return [{"version": v, "active": v == self.active, "status": "candidate",
                  "created_at": "", "metrics": {"rougeL_f1": 0.3}, "answers": 2,
-                 "gate": {"promoted": True, "reasons": []}} for v in ("v1", "v2")]
+                 "gate": {"promoted": True, "reasons": [],
+                          "candidate": {"rougeL_f1": 0.35, "idk_recall": 0.8},
+                          "current": {"rougeL_f1": 0.3, "idk_recall": 0.75}}}
+                for v in ("v1", "v2")]
 
     def train(self, requested_by: str, progress: Callable[[str, int, int], None]) -> str:
         progress("training", 0, 0)

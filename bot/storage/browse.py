@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.storage.models import Conversation, Feedback, Message
@@ -95,6 +95,17 @@ class Browse:
                      "created_at": m.created_at.isoformat()} for m in rows]
 
 
+class Trends:
+    """Mixed into ``Store``: ``trends`` for the Conversations page's charts."""
+
+    session: Callable[[], AbstractContextManager[Session]]
+
+    def trends(self, days: int = 30) -> list[dict[str, Any]]:
+        since = datetime.now(UTC) - timedelta(days=days)
+        with self.session() as s:
+            return trends(s, since)
+
+
 def _conditions(where: ConversationFilter) -> list[Any]:
     def has(*clauses: Any) -> Any:
         return exists(select(Message.id).where(Message.conversation_id == Conversation.id,
@@ -114,3 +125,28 @@ def _conditions(where: ConversationFilter) -> list[Any]:
     if where.text:
         out.append(has(Message.text.contains(where.text, autoescape=True)))
     return out
+
+
+def trends(session: Session, since: datetime) -> list[dict[str, Any]]:
+    """Per day and adapter version since ``since``: answers, declines, 👍 and 👎 votes (one
+    pass over the answers of those days, and one over their votes)."""
+    day = func.date(Message.created_at)
+    rows = session.execute(
+        select(day, Message.adapter, func.count(),
+               func.sum(case((Message.declined.is_(True), 1), else_=0)))
+        .where(Message.role == "assistant", Message.created_at >= since)
+        .group_by(day, Message.adapter))
+    out: dict[tuple[str, str], dict[str, Any]] = {
+        (str(d), a or "base"): {"day": str(d), "adapter": a or "base", "answers": int(n),
+                                "declines": int(x or 0), "up": 0, "down": 0}
+        for d, a, n, x in rows}
+    votes = session.execute(
+        select(day, Message.adapter, Feedback.score, func.count())
+        .join(Message, Feedback.message_id == Message.id)
+        .where(Message.created_at >= since)
+        .group_by(day, Message.adapter, Feedback.score))
+    for d, a, score, n in votes:
+        row = out.get((str(d), a or "base"))
+        if row is not None:
+            row["up" if score > 0 else "down"] += int(n)
+    return sorted(out.values(), key=lambda r: (r["day"], r["adapter"]))

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.types import Answer, Turn
 from bot.storage.accounts import AdminAccounts
-from bot.storage.browse import Browse
+from bot.storage.browse import Browse, Trends
 from bot.storage.models import (
     AdminAction,
     Conversation,
@@ -75,7 +75,7 @@ def _masked(url: str) -> str:
         return url.rsplit("@", 1)[-1]
 
 
-class Store(TrainingRuns, AdminAccounts, Stats, Browse):
+class Store(TrainingRuns, AdminAccounts, Stats, Browse, Trends):
     """Conversations, messages, feedback, refresh and training runs. Migrates the schema on
     open. Implements ``bot.core.ports.StorePort`` and ``training.ports.TrainingStore``."""
 

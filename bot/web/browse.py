@@ -101,3 +101,48 @@ async def settings_page(request: Request, user: Admin) -> Response:
     return request.app.state.templates.TemplateResponse(request, "settings.html", {
         "csrf": csrf_token(request), "user": user,
         "settings": sorted(request.app.state.deps.settings.items())})
+
+
+COLOURS = ("#1d3557", "#e63946", "#2a9d8f", "#e9c46a", "#8d99ae", "#6d597a")
+METRICS = (("answers", "Answers"), ("declines", "Declines"), ("up", "👍 votes"),
+           ("down", "👎 votes"))
+
+
+@router.get("/api/trends")
+async def trend_rows(request: Request, _: Admin,
+                     days: int = Query(30, ge=1, le=365)) -> dict[str, Any]:
+    """Per day and adapter version: answers, declines, 👍 and 👎 votes."""
+    rows = await asyncio.to_thread(request.app.state.deps.store.trends, days)
+    return {"days": days, "rows": rows}
+
+
+def charts(rows: list[dict[str, Any]], width: int = 640,
+           height: int = 120) -> list[dict[str, Any]]:
+    """One line chart per metric, one line per adapter version: SVG points, drawn by the
+    template (no chart library, nothing from a CDN)."""
+    days = sorted({r["day"] for r in rows})
+    adapters = sorted({r["adapter"] for r in rows})
+    step = width / max(1, len(days) - 1)
+    out = []
+    for key, title in METRICS:
+        value = {(r["day"], r["adapter"]): r[key] for r in rows}
+        top = max([1, *value.values()])
+        def y(day: str, adapter: str, top: int = top, value: dict[Any, int] = value) -> str:
+            return f"{height - value.get((day, adapter), 0) * height / top:.0f}"
+
+        lines = [{"adapter": a, "colour": COLOURS[n % len(COLOURS)],
+                  "points": " ".join(f"{i * step:.0f},{y(d, a)}" for i, d in enumerate(days))}
+                 for n, a in enumerate(adapters)]
+        out.append({"title": title, "top": top, "lines": lines})
+    return out
+
+
+@router.get("/trends", include_in_schema=False, response_class=HTMLResponse)
+async def trends_page(request: Request, user: Admin,
+                      days: int = Query(30, ge=1, le=365)) -> Response:
+    found = await trend_rows(request, user, days)
+    return request.app.state.templates.TemplateResponse(request, "trends.html", {
+        "csrf": csrf_token(request), "user": user, "days": days,
+        "first": found["rows"][0]["day"] if found["rows"] else "",
+        "last": found["rows"][-1]["day"] if found["rows"] else "",
+        "charts": charts(found["rows"])})

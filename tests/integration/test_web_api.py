@@ -282,7 +282,8 @@ def test_quarantine_release_and_adapters_promote_and_roll_back(
                        headers=token).status_code == 422
     back = client.post("/api/adapters/rollback", headers=token)
     assert back.json() == {"text": "Now serving v1."} and ops.active == "v1"
-    assert "(serving)" in client.get("/model").text
+    model = client.get("/model").text
+    assert "(serving)" in model and 'title="this adapter 0.35"' in model  # the gate's chart
 
 
 def test_without_administration_the_pages_say_so(store: Store) -> None:
@@ -292,3 +293,17 @@ def test_without_administration_the_pages_say_so(store: Store) -> None:
     log_in(client)
     missing = client.get("/api/knowledge")
     assert missing.status_code == 404 and "not available" in missing.json()["error"]
+
+
+def test_trends_count_answers_declines_and_votes_per_day_and_adapter(client: TestClient) -> None:
+    log_in(client)
+    token = csrf(client, "/chat")
+    ref = ask(client, token, "How long do refunds take?", "t1")
+    client.post("/api/feedback", json={"ref": ref, "score": 1}, headers={"X-CSRF-Token": token})
+    ask(client, token, "And for monthly plans?", "t1")
+    rows = client.get("/api/trends", params={"days": 7}).json()["rows"]
+    assert [(r["adapter"], r["answers"], r["declines"], r["up"], r["down"]) for r in rows] == [
+        ("base", 2, 0, 1, 0)]
+    page = client.get("/trends").text
+    assert page.count("<polyline") == 4 and "Declines" in page
+    assert client.get("/api/trends", params={"days": 0}).status_code == 422
