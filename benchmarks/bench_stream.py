@@ -9,13 +9,20 @@ of first ÷ complete per question (target ≤ 0.5), and how many answers showed 
 they were complete.
 
     python benchmarks/bench_stream.py --home HOME --qa QA.jsonl [--adapter V|PATH]
-                                      [--company NAME] [--limit N] [--slack] [--json]
+                                      [--company NAME] [--limit N] [--slack | --console]
+                                      [--json]
+
+``--console`` instead answers each question both in the terminal and through the web console's
+server (POST /api/ask, server-sent events), alternating which goes first, and prints the p50 of
+the first visible text of each and their ratio (target ≤ 1.1).
 """
 
 from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +30,7 @@ from common import cpu_features, make_runtime, percentile, qa_parser
 
 
 def run(home: Path, qa: Path, adapter: str | None, company: str, limit: int | None,
-        slack: bool = False) -> dict[str, Any]:
+        slack: bool = False, console: bool = False) -> dict[str, Any]:
     from knowledge.engine import AnswerEngine
     from knowledge.llm import ModelProvider
     from training.evaluate import load_qa
@@ -34,6 +41,8 @@ def run(home: Path, qa: Path, adapter: str | None, company: str, limit: int | No
     model = ModelProvider(runtime.model_spec(), lambda: active).get()
     engine = AnswerEngine(runtime.kb, model, runtime.engine.config)
     engine.answer(items[0].question)  # warm-up: model, index and caches loaded
+    if console:
+        return _console_result(engine, items, active)
     timings = (_slack_timings(engine, items) if slack
                else [_engine_timing(engine, item.question) for item in items])
     firsts, totals = [f for f, _ in timings], [t for _, t in timings]
@@ -109,6 +118,71 @@ def _visible(api: Any, channel: str, started: float, limit: float = 600) -> tupl
     raise SystemExit(f"error: no answer in {channel} within {limit:.0f} s")
 
 
+def _console_result(engine: Any, items: list[Any], active: Any) -> dict[str, Any]:
+    """Each question answered twice, in the terminal (``on_text``) and through the web
+    console's server (``POST /api/ask`` on loopback, server-sent events), alternating which
+    goes first; the p50 of the first visible text of each and their ratio (target ≤ 1.1)."""
+    terminal: list[float] = []
+    console: list[float] = []
+    with _console_server(engine) as ask:
+        for i, item in enumerate(items):
+            if i % 2:
+                console.append(ask(item.question))
+            terminal.append(_engine_timing(engine, item.question)[0])
+            if not i % 2:
+                console.append(ask(item.question))
+    t50, c50 = statistics.median(terminal), statistics.median(console)
+    return {"questions": len(items), "adapter": active[0] if active else None,
+            "path": "console vs terminal", "cpu": cpu_features(),
+            "terminal_first_p50_s": round(t50, 3), "console_first_p50_s": round(c50, 3),
+            "console_over_terminal_p50": round(c50 / t50, 3)}
+
+
+@contextmanager
+def _console_server(engine: Any) -> Iterator[Callable[[str], float]]:
+    """The web console's real server on loopback (public chat); yields ``ask(question)`` →
+    seconds to the first event with answer text."""
+    import re
+    import tempfile
+    import threading
+
+    import httpx
+
+    from bot.core.limits import AnswerPool
+    from bot.core.router import Router
+    from bot.storage import Store
+    from bot.web.app import WebDeps, create_app
+    from bot.web.server import AsgiServer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(f"sqlite:///{Path(tmp) / 'console.db'}")
+        store.migrate()
+        deps = WebDeps(store=store, router=Router(store, engine), pool=AnswerPool(1, 100, 600),
+                       ready=lambda: None, secret_key="bench", public_chat=True)
+        server = AsgiServer(create_app(deps), "127.0.0.1", 0)
+        server.bind()
+        threading.Thread(target=server.run, daemon=True).start()
+        with httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=600) as client:
+            found = re.search(r'csrf-token" content="([^"]+)"', client.get("/chat").text)
+            headers = {"X-CSRF-Token": found.group(1) if found else ""}
+
+            def ask(question: str) -> float:
+                started = time.perf_counter()
+                with client.stream("POST", "/api/ask", json={"question": question},
+                                   headers=headers) as response:
+                    for line in response.iter_lines():
+                        if line in ("event: update", "event: finish", "event: notice"):
+                            first = time.perf_counter() - started
+                            for _ in response.iter_lines():
+                                pass  # let the answer finish before the next question
+                            return first
+                raise SystemExit("error: the console answered without an event")
+
+            yield ask
+        server.close()
+        store.close()
+
+
 def _stamp(seen: list[float]) -> Any:
     """An ``on_text`` that records when it was called."""
     def record(_text: str) -> None:
@@ -119,12 +193,21 @@ def _stamp(seen: list[float]) -> Any:
 def main() -> None:
     parser = qa_parser(__doc__ or "", "the base model")
     parser.add_argument("--slack", action="store_true", help="through the Slack adapter")
+    parser.add_argument("--console", action="store_true",
+                        help="the web console's server against the terminal, in one run")
     args = parser.parse_args()
-    result = run(args.home, args.qa, args.adapter, args.company, args.limit, args.slack)
+    result = run(args.home, args.qa, args.adapter, args.company, args.limit, args.slack,
+                 args.console)
     if args.json:
         import json
 
         print(json.dumps(result))
+        return
+    if args.console:
+        print(f"{result['questions']} questions, adapter {result['adapter']}, {result['cpu']}\n"
+              f"first visible text p50: terminal {result['terminal_first_p50_s']} s, console "
+              f"{result['console_first_p50_s']} s; console ÷ terminal "
+              f"{result['console_over_terminal_p50']} (target ≤ 1.1)")
         return
     print(f"{result['questions']} questions ({result['path']}), adapter {result['adapter']}, "
           f"{result['cpu']}\n"

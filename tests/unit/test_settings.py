@@ -60,3 +60,14 @@ def test_valid_settings_and_derived_paths(monkeypatch: pytest.MonkeyPatch,
 def test_dotenv_in_the_working_directory_is_read(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("TOP_K=0\n")  # the tests run in tmp_path
     assert _error().startswith("Invalid setting TOP_K:")
+
+
+def test_every_setting_is_documented_in_env_example() -> None:
+    from pathlib import Path
+
+    from bot.settings import Settings
+
+    documented = (Path(__file__).parents[2] / ".env.example").read_text()
+    missing = [name.upper() for name in Settings.model_fields
+               if f"{name.upper()}=" not in documented]
+    assert missing == []
