@@ -124,6 +124,7 @@ class SlackAdapter:
         self.app.event("reaction_added")(on_reaction)
         self.app.event("reaction_removed")(on_reaction)
         self.app.event("assistant_thread_started")(_never_raises(self._on_thread_started))
+        self.app.event("app_home_opened")(_never_raises(self._on_home_opened))
         self.app.event(re.compile(".*"))(_ignore)  # other event types: acknowledged, ignored
         self.app.command(command)(self._on_command)
         on_click = _never_raises(self._on_click)
@@ -156,15 +157,25 @@ class SlackAdapter:
                    thread_ts=thread if isinstance(thread, str) else ts)
 
     def _on_thread_started(self, event: Mapping[str, Any], client: WebClient) -> None:
-        """A user opened the app's agent view: offer the suggested prompts."""
+        """A user opened a thread in the legacy assistant view: offer the suggested prompts."""
         thread = event.get("assistant_thread")
         if not (self.prompts and isinstance(thread, Mapping)):
             return
         channel, ts = thread.get("channel_id"), thread.get("thread_ts")
         if isinstance(channel, str) and isinstance(ts, str):
-            self._safe(client.assistant_threads_setSuggestedPrompts, channel_id=channel,
-                       thread_ts=ts, title="Ask about our documentation",
-                       prompts=[{"title": p[:75], "message": p} for p in self.prompts])
+            self._suggest(client, channel, thread_ts=ts)
+
+    def _on_home_opened(self, event: Mapping[str, Any], client: WebClient) -> None:
+        """A user opened the app's Messages tab (the agent view): offer the suggested prompts.
+        Agent apps set them without a thread_ts (with one, Slack drops the call silently)."""
+        channel = event.get("channel")
+        if self.prompts and event.get("tab") == "messages" and isinstance(channel, str):
+            self._suggest(client, channel)
+
+    def _suggest(self, client: WebClient, channel: str, **thread: str) -> None:
+        self._safe(client.assistant_threads_setSuggestedPrompts, channel_id=channel, **thread,
+                   title="Ask about our documentation",
+                   prompts=[{"title": p[:75], "message": p} for p in self.prompts])
 
     def _on_reaction(self, event: Mapping[str, Any]) -> None:
         reaction = reaction_from_event(event, self.bot_user_id)

@@ -239,6 +239,16 @@ def test_an_assistant_thread_is_offered_the_suggested_prompts(streaming_rig: Sla
                                    "message": "How do refunds work?"}]
 
 
+def test_opening_the_messages_tab_offers_the_suggested_prompts(streaming_rig: SlackRig) -> None:
+    assert streaming_rig.event({"type": "app_home_opened", "user": USER, "channel": "D2",
+                                "tab": "home"}, "Ev4") == 200
+    assert streaming_rig.event({"type": "app_home_opened", "user": USER, "channel": "D2",
+                                "tab": "messages"}, "Ev5") == 200
+    calls = streaming_rig.api.wait_for("assistant.threads.setSuggestedPrompts")
+    assert len(calls) == 1 and calls[0].params["channel_id"] == "D2"
+    assert "thread_ts" not in calls[0].params  # an agent app's call would silently fail
+
+
 def test_retries_and_duplicates_get_exactly_one_answer(rig: SlackRig) -> None:
     event = mention("Refunds?")
     assert rig.event(event, "Ev1") == 200
