@@ -167,16 +167,16 @@ def _console_server(engine: Any) -> Iterator[Callable[[str], float]]:
             headers = {"X-CSRF-Token": found.group(1) if found else ""}
 
             def ask(question: str) -> float:
-                started = time.perf_counter()
+                started, first = time.perf_counter(), None
                 with client.stream("POST", "/api/ask", json={"question": question},
                                    headers=headers) as response:
-                    for line in response.iter_lines():
-                        if line in ("event: update", "event: finish", "event: notice"):
+                    for line in response.iter_lines():  # to the end: the answer finishes
+                        if first is None and line in ("event: update", "event: finish",
+                                                      "event: notice"):
                             first = time.perf_counter() - started
-                            for _ in response.iter_lines():
-                                pass  # let the answer finish before the next question
-                            return first
-                raise SystemExit("error: the console answered without an event")
+                if first is None:
+                    raise SystemExit("error: the console answered without an event")
+                return first
 
             yield ask
         server.close()
