@@ -5,6 +5,7 @@ reports, train, promote and rollback. Every action is recorded in the admin audi
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -14,7 +15,7 @@ from starlette.exceptions import HTTPException
 
 from bot.web.api import csrf_header
 from bot.web.browse import Admin
-from bot.web.ops import ConsoleOps, Jobs
+from bot.web.ops import ConsoleOps, Jobs, Progress
 from bot.web.security import csrf_token
 
 router = APIRouter()
@@ -54,10 +55,17 @@ async def knowledge(request: Request, _: Admin) -> dict[str, Any]:
 @router.post("/api/knowledge/refresh", dependencies=[Csrf], status_code=202)
 async def refresh(request: Request, user: Admin) -> dict[str, Any]:
     """Start a refresh; follow it at ``/api/jobs/current``. 409 while a job runs."""
-    ops, jobs = ops_of(request)
+    ops = ops_of(request)[0]
+    return await start_job(request, user, "refresh",
+                           lambda progress: ops.refresh(f"web:{user}", progress))
+
+
+async def start_job(request: Request, user: str, kind: str,
+                    work: Callable[[Progress], str]) -> dict[str, Any]:
+    """Audit the action and start ``work`` as the one background job (409 while one runs)."""
     await asyncio.to_thread(request.app.state.deps.store.record_admin_action, "web", user,
-                            "refresh", True)
-    job = jobs.start("refresh", user, lambda progress: ops.refresh(f"web:{user}", progress))
+                            kind, True)
+    job = ops_of(request)[1].start(kind, user, work)
     if job is None:
         raise HTTPException(409, "a refresh or training run is already running — wait for it")
     return job.as_dict()
@@ -88,13 +96,9 @@ async def adapters(request: Request, user: Admin) -> dict[str, Any]:
 @router.post("/api/adapters/train", dependencies=[Csrf], status_code=202)
 async def train(request: Request, user: Admin) -> dict[str, Any]:
     """Train an adapter from the feedback and gate it; follow it at ``/api/jobs/current``."""
-    ops, jobs = ops_of(request)
-    await asyncio.to_thread(request.app.state.deps.store.record_admin_action, "web", user,
-                            "train", True)
-    job = jobs.start("train", user, lambda progress: ops.train(f"web:{user}", progress))
-    if job is None:
-        raise HTTPException(409, "a refresh or training run is already running — wait for it")
-    return job.as_dict()
+    ops = ops_of(request)[0]
+    return await start_job(request, user, "train",
+                           lambda progress: ops.train(f"web:{user}", progress))
 
 
 @router.post("/api/adapters/promote", dependencies=[Csrf])
