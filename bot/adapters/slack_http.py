@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 PATH = "/slack/events"
 MAX_BODY = 1 << 20  # Slack's largest payloads (modal views) are well under 1 MiB
+DRAIN_LIMIT = 16 << 20  # an oversized body up to this size is read and dropped before the 413
 MAX_SKEW = 300  # seconds: Slack's own replay window for X-Slack-Request-Timestamp
 MAX_DEPTH = 32  # JSON nesting deeper than any Slack payload is refused before json parses it
 LOG_BURST, LOG_WINDOW = 5, 60.0
@@ -205,19 +206,33 @@ class SlackEndpoint:
         length = request.headers.get("content-length", "0")
         if not (length.isascii() and length.isdigit()):
             raise Rejected("400 Bad Request", "malformed Content-Length")
-        if int(length) > MAX_BODY:
-            raise Rejected("413 Content Too Large", "body over 1 MiB")
         body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY:
-                raise Rejected("413 Content Too Large", "body over 1 MiB")
+        if int(length) <= MAX_BODY:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > MAX_BODY:
+                    break
+        if int(length) > MAX_BODY or len(body) > MAX_BODY:
+            await _drain(request)  # so the client reads its 413 instead of a reset
+            raise Rejected("413 Content Too Large", "body over 1 MiB")
         headers = {"HTTP_X_SLACK_REQUEST_TIMESTAMP":
                    request.headers.get("x-slack-request-timestamp", ""),
                    "HTTP_X_SLACK_SIGNATURE": request.headers.get("x-slack-signature", "")}
         check_signature(headers, bytes(body), self.secret, self.clock())
         check_body(request.headers.get("content-type", ""), bytes(body))
         return bytes(body)
+
+
+async def _drain(request: Request) -> None:
+    """Read and drop what is left of an oversized body, up to ``DRAIN_LIMIT``."""
+    read = 0
+    try:
+        async for chunk in request.stream():
+            read += len(chunk)
+            if read > DRAIN_LIMIT:
+                return
+    except Exception:  # noqa: BLE001 - the client went away or the stream was consumed
+        return
 
 
 def slack_app(endpoint: SlackEndpoint) -> Starlette:
