@@ -46,7 +46,7 @@ QUOTE_SENTENCES = 2
 TITLED_WEIGHT = 0.5
 RARE_WORDS_WEIGHT = 0.4
 RANK_PENALTY = 0.04
-TITLED_FRONT = 8  # sentences whose "title: sentence" is embedded too
+TITLED_FRONT = 4  # sentences whose "title: sentence" is embedded too
 
 
 @dataclass(frozen=True)
