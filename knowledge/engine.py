@@ -82,7 +82,7 @@ class EngineConfig:
     min_relevance: float = 0.3
     company: str = "Orbitask"
     context_chars: int = CONTEXT_CHARS  # per retrieved chunk shown to the model; 0 = all
-    quote: bool = True  # quote the retrieved sentences closest to the question (knowledge.quote)
+    quote: bool = True  # quote the passage that best answers the question (knowledge.quote)
     quote_sentences: int = QUOTE_SENTENCES  # at most this many
 
 

@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.storage.models import Feedback, Handoff, Message, RefreshRun, TrainingRun
+from bot.storage.models import Conversation, Feedback, Handoff, Message, RefreshRun, TrainingRun
 
 
 class Stats:
@@ -18,7 +18,7 @@ class Stats:
 
     def totals(self) -> dict[str, dict[str, int]]:
         """``{"feedback": {"1": n, "-1": n}, "refresh_runs": {status: n},
-        "training_runs": {status: n}, "handoffs": {"all": n}}``."""
+        "training_runs": {status: n}, "handoffs": {"all": n}, "questions": {platform: n}}``."""
         with self.session() as s:
             def grouped(column: object) -> dict[str, int]:
                 rows = s.execute(select(column, func.count()).group_by(column))  # type: ignore[call-overload]
@@ -28,7 +28,8 @@ class Stats:
                     "refresh_runs": grouped(RefreshRun.status),
                     "training_runs": grouped(TrainingRun.status),
                     "handoffs": {"all": int(s.scalar(select(func.count()).select_from(Handoff))
-                                            or 0)}}
+                                            or 0)},
+                    "questions": grouped_questions(s)}
 
     def answers_by_adapter(self) -> dict[str, int]:
         """How many answers each adapter version gave (``"base"``: no adapter)."""
@@ -36,3 +37,11 @@ class Stats:
             rows = s.execute(select(Message.adapter, func.count()).where(
                 Message.role == "assistant").group_by(Message.adapter))
             return {str(adapter or "base"): int(count) for adapter, count in rows}
+
+
+def grouped_questions(session: Session) -> dict[str, int]:
+    """Questions stored, by platform (every platform's, not only this process's)."""
+    rows = session.execute(select(Conversation.platform, func.count()).join(
+        Message, Message.conversation_id == Conversation.id).where(Message.role == "user")
+        .group_by(Conversation.platform))
+    return {str(platform): int(count) for platform, count in rows}

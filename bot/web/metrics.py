@@ -27,7 +27,8 @@ class _Totals(Collector):
                 ("feedback", "score", "Feedback votes by score"),
                 ("refresh_runs", "status", "Knowledge refresh runs by status"),
                 ("training_runs", "status", "Adapter training runs by status"),
-                ("handoffs", "kind", "Requests for a person")):
+                ("handoffs", "kind", "Requests for a person"),
+                ("questions", "platform", "Questions stored, by platform")):
             family = CounterMetricFamily(f"supportbot_{name}", doc, labels=[label])
             for key, count in sorted(found.get(name, {}).items()):
                 family.add_metric([key], count)

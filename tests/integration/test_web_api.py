@@ -147,6 +147,7 @@ def test_ask_streams_the_answer_then_votes_and_a_handoff_are_recorded(client: Te
     metrics = client.get("/metrics").text
     assert 'supportbot_answers_total{outcome="answered",platform="web"} 1.0' in metrics
     assert 'supportbot_feedback_total{score="-1"} 1.0' in metrics
+    assert 'supportbot_questions_total{platform="web"} 1.0' in metrics
 
 
 def test_bad_input_gets_a_one_line_4xx(client: TestClient) -> None:
