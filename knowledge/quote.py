@@ -112,6 +112,11 @@ class Quoter:
         return [Quote(candidates[i][0], candidates[i][2], float(cosine[i]), i, float(score[i]))
                 for i in chosen]
 
+    def clear(self) -> None:
+        """Forget the cached embeddings (benchmarks compare paths from the same cold start)."""
+        with self._lock:
+            self._cache.clear()
+
     def _cosine(self, query: np.ndarray, texts: list[str]) -> np.ndarray:
         vectors = self._vectors(texts)
         return np.asarray(vectors @ query / (np.linalg.norm(vectors, axis=1)
