@@ -52,8 +52,8 @@ class RuntimeOps:
                 for info in self.runtime.registry.list()]
 
     def train(self, requested_by: str, progress: Progress) -> str:
-        progress("training", 0, 0)
-        return KnowledgeAdmin(self.runtime).train(requested_by)
+        progress("preparing", 0, 0)
+        return KnowledgeAdmin(self.runtime).train(requested_by, progress)
 
     def promote(self, version: str) -> str:
         from knowledge.llm import prepare_adapter

@@ -338,7 +338,8 @@ class KnowledgeAdmin:
     def is_refreshing(self) -> bool:
         return self.runtime.kb.is_refreshing()
 
-    def train(self, requested_by: str) -> str:
+    def train(self, requested_by: str,
+              progress: Callable[[str, int, int], None] | None = None) -> str:
         import os
 
         from training.pipeline import TrainRequest, summary
@@ -349,5 +350,6 @@ class KnowledgeAdmin:
         # ~10x slower here (2 torch threads on a busy 2-core machine: 11 vs 110 tokens/s).
         config = TrainConfig(threads=max(1, (os.cpu_count() or 2) - 1))
         result = self.runtime.train(TrainRequest(company=s.company_name, config=config,
-                                                 requested_by=requested_by), show_progress=False)
+                                                 requested_by=requested_by, progress=progress),
+                                    show_progress=False)
         return " ".join(["Training finished.", *summary(result)])

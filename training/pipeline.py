@@ -52,6 +52,8 @@ class TrainRequest:
     requested_by: str = "cli"
     feedback_policy: FeedbackPolicy = field(default_factory=FeedbackPolicy)
     config: TrainConfig = field(default_factory=TrainConfig)
+    # told (stage, done, total): "training" after each step, then "evaluating" (the console)
+    progress: Callable[[str, int, int], None] | None = None
 
 
 def gather(request: TrainRequest, store: TrainingStore) -> list[Example]:
@@ -131,11 +133,16 @@ def run_training(request: TrainRequest, *, registry: AdapterRegistry, store: Tra
     votes = to_chat_records(gather_votes(request, store), retrieve, company=request.company,
                             no_docs_share=0.0)
     try:
-        result = train_lora(records, request.config, base, folder, show_progress)
+        report = request.progress
+        result = train_lora(records, request.config, base, folder, show_progress,
+                            on_step=(lambda done, total: report("training", done, total))
+                            if report is not None else None)
         if kto_ready(votes):
             result.metrics.update(train_kto(votes, folder, request.config, base, show_progress))
         peft_to_gguf(folder, registry.gguf(version), result.model_config)
         current_version = registry.active()
+        if report is not None:
+            report("evaluating", 0, 0)
         current, candidate = evaluate_pair(held, engine_for(current_version),
                                            engine_for(version))
         verdict = gate(candidate, current, request.margin)

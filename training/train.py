@@ -14,7 +14,7 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -324,9 +324,22 @@ def _trainer_class() -> Any:
     return AnswerOnlySFTTrainer
 
 
+def _step_callback(on_step: Callable[[int, int], None]) -> Any:
+    """A transformers ``TrainerCallback`` reporting ``(global_step, max_steps)``."""
+    from transformers import TrainerCallback
+
+    class Steps(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            on_step(int(state.global_step), int(state.max_steps))
+
+    return Steps()
+
+
 def train_lora(records: Sequence[dict[str, Any]], config: TrainConfig, base: BaseModel,
-               out_dir: Path, show_progress: bool = True) -> TrainResult:
-    """Train a LoRA adapter on chat ``records`` and save it (PEFT format) in ``out_dir``."""
+               out_dir: Path, show_progress: bool = True,
+               on_step: Callable[[int, int], None] | None = None) -> TrainResult:
+    """Train a LoRA adapter on chat ``records`` and save it (PEFT format) in ``out_dir``;
+    ``on_step(done, total)`` after each optimizer step (the console's live progress)."""
     import torch
     from peft import LoraConfig
     from transformers.utils import logging as hf_logging
@@ -347,6 +360,8 @@ def train_lora(records: Sequence[dict[str, Any]], config: TrainConfig, base: Bas
         trainer: Any = _trainer_class()(
             model=model, args=_sft_config(config, scratch, show_progress),
             train_dataset=_dataset(records), processing_class=tokenizer, peft_config=lora)
+        if on_step is not None:
+            trainer.add_callback(_step_callback(on_step))
         tokens = sum(len(row["input_ids"]) for row in trainer.train_dataset)
         trainer.detach_prompt = not config.prompt_grad
         compiled = compile_blocks(trainer.model, config, _passes(len(records), config))

@@ -36,6 +36,7 @@ def records() -> list[dict[str, Any]]:
 class Trained:
     result: TrainResult
     gguf: Path
+    steps: list[tuple[int, int]]
 
 
 @pytest.fixture(scope="session")
@@ -43,10 +44,12 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
     out = tmp_path_factory.mktemp("adapter")
     config = TrainConfig(max_steps=8, batch_size=4, learning_rate=2e-3, rank=8, alpha=16,
                          dropout=0.0, max_length=256)
-    result = train_lora(records(), config, BaseModel.embedded(), out, show_progress=False)
+    steps: list[tuple[int, int]] = []
+    result = train_lora(records(), config, BaseModel.embedded(), out, show_progress=False,
+                        on_step=lambda done, total: steps.append((done, total)))
     gguf = out / "adapter.gguf"
     peft_to_gguf(out, gguf, result.model_config)
-    return Trained(result, gguf)
+    return Trained(result, gguf, steps)
 
 
 def _prompt_messages() -> list[dict[str, str]]:
@@ -65,6 +68,7 @@ def llama_pair(trained: Trained, tmp_path_factory: pytest.TempPathFactory
 def test_loss_falls_and_adapter_is_saved(trained: Trained) -> None:
     metrics = trained.result.metrics
     assert metrics["steps"] == 8
+    assert trained.steps == [(n, 8) for n in range(1, 9)]  # the console's live progress
     assert metrics["last_loss"] < metrics["first_loss"] * 0.5
     folder = trained.result.adapter_dir
     assert (folder / "adapter_model.safetensors").exists()
