@@ -146,3 +146,13 @@ async def trends_page(request: Request, user: Admin,
         "first": found["rows"][0]["day"] if found["rows"] else "",
         "last": found["rows"][-1]["day"] if found["rows"] else "",
         "charts": charts(found["rows"])})
+
+
+@router.get("/api/metrics")
+async def metrics_summary(request: Request, _: Admin) -> dict[str, Any]:
+    """The console's summary of /metrics: stored totals (questions, votes, hand-offs, refresh
+    and training runs), this process's answers by outcome and latency, the queue depth."""
+    deps = request.app.state.deps
+    totals = await asyncio.to_thread(deps.store.totals)
+    return {"totals": totals, **request.app.state.metrics.summary(),
+            "queue_depth": deps.pool.active}

@@ -56,5 +56,19 @@ class Metrics:
         self.answers.labels(platform, outcome).inc()
         self.latency.labels(platform).observe(answer.latency_ms / 1000)
 
+    def summary(self) -> dict[str, dict[str, dict[str, float]]]:
+        """This process's answers (by platform and outcome) and latency (count, sum)."""
+        answers: dict[str, dict[str, float]] = {}
+        for sample in next(iter(self.answers.collect())).samples:
+            if sample.name.endswith("_total"):
+                platform, outcome = sample.labels["platform"], sample.labels["outcome"]
+                answers.setdefault(platform, {})[outcome] = sample.value
+        latency: dict[str, dict[str, float]] = {}
+        for sample in next(iter(self.latency.collect())).samples:
+            kind = sample.name.rsplit("_", 1)[-1]
+            if kind in ("count", "sum"):
+                latency.setdefault(sample.labels["platform"], {})[kind] = sample.value
+        return {"answers": answers, "latency_seconds": latency}
+
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))

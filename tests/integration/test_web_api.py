@@ -148,6 +148,10 @@ def test_ask_streams_the_answer_then_votes_and_a_handoff_are_recorded(client: Te
     assert 'supportbot_answers_total{outcome="answered",platform="web"} 1.0' in metrics
     assert 'supportbot_feedback_total{score="-1"} 1.0' in metrics
     assert 'supportbot_questions_total{platform="web"} 1.0' in metrics
+    summary = client.get("/api/metrics").json()
+    assert summary["answers"] == {"web": {"answered": 1.0}}
+    assert summary["totals"]["questions"] == {"web": 1} and summary["queue_depth"] == 0
+    assert summary["latency_seconds"]["web"]["count"] == 1.0
 
 
 def test_bad_input_gets_a_one_line_4xx(client: TestClient) -> None:
