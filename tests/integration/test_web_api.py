@@ -312,3 +312,31 @@ def test_trends_count_answers_declines_and_votes_per_day_and_adapter(client: Tes
     page = client.get("/trends").text
     assert page.count("<polyline") == 4 and "Declines" in page
     assert client.get("/api/trends", params={"days": 0}).status_code == 422
+
+
+ADMIN_GETS = ("/api/conversations", "/api/conversations/1", "/api/settings", "/api/knowledge",
+              "/api/jobs/current", "/api/adapters", "/api/trends", "/api/metrics")
+POSTS = ("/api/ask", "/api/feedback", "/api/handoff", "/api/knowledge/refresh",
+         "/api/knowledge/release", "/api/adapters/train", "/api/adapters/promote",
+         "/api/adapters/rollback")
+
+
+def test_every_endpoint_needs_a_login_and_every_post_a_csrf_token(client: TestClient) -> None:
+    for path in ADMIN_GETS:
+        response = client.get(path)
+        assert response.status_code == 401 and "log in" in response.json()["error"], path
+    for path in POSTS:
+        response = client.post(path, json={})
+        assert response.status_code == 403 and "CSRF" in response.json()["error"], path
+    log_in(client)
+    token = {"X-CSRF-Token": csrf(client, "/chat")}
+    assert client.post("/api/handoff", json={"ref": "nope"}, headers=token).status_code == 422
+
+
+def test_training_starts_in_the_background_and_reports_its_result(client: TestClient) -> None:
+    log_in(client)
+    token = {"X-CSRF-Token": csrf(client, "/chat")}
+    started = client.post("/api/adapters/train", headers=token)
+    assert started.status_code == 202 and started.json()["kind"] == "train"
+    done = wait_for_job(client)
+    assert done["status"] == "succeeded" and "rejected by the gate" in done["message"]
