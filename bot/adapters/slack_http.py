@@ -172,7 +172,11 @@ def _depth(text: str) -> int:
 
 class SlackEndpoint:
     """``POST /slack/events`` (ASGI): only signed, well-formed requests reach ``dispatch``
-    (bolt's ``App.dispatch``, run in a worker thread); anything bolt fails on is a 400."""
+    (bolt's ``App.dispatch``, run in a worker thread); anything bolt fails on is a 400.
+
+    bolt's own Starlette adapter (``slack_bolt.adapter.starlette``) calls ``dispatch`` on the
+    event loop, which would stall the console's other requests while bolt runs a listener;
+    this does what it does (``BoltRequest`` in, ``BoltResponse`` out) off the loop."""
 
     def __init__(self, dispatch: Callable[[BoltRequest], BoltResponse], signing_secret: str,
                  clock: Callable[[], float] = time.time,
