@@ -93,12 +93,26 @@ def ask(ctx: typer.Context, question: Annotated[str, typer.Argument(help="The qu
                          f"under {limit:,} (MAX_QUESTION_CHARS).")
     load_ms = _load_for_answers(runtime)
     answer = runtime.engine.answer(question)  # latency_ms: retrieval and generation only
+    message_id = _record(runtime.store, question.strip(), answer)
     if as_json:
         emit({"answer": answer.text, "sources": [s.as_dict() for s in answer.sources],
               "latency_ms": answer.latency_ms, "load_ms": load_ms, "model": answer.model,
-              "adapter": answer.adapter})
+              "adapter": answer.adapter, "verified": answer.verified is not None,
+              "message_id": message_id})
         return
     typer.echo(plain_text(Reply(answer.text, answer.sources)))
+
+
+def _record(store: Any, question: str, answer: Any) -> int:
+    """Store a `supportbot ask` like any platform's question, so `correct` can take its id."""
+    import uuid
+
+    from bot.cli_quarantine import _user
+
+    user = _user()
+    conversation = store.conversation("cli", "cli", uuid.uuid4().hex, user)
+    return int(store.add_answer(conversation, store.add_question(conversation, user, question),
+                                answer))
 
 
 def _load_for_answers(runtime: Any) -> float:
@@ -229,10 +243,12 @@ def _register_training() -> None:
     from bot.cli_admin import register as register_admin
     from bot.cli_quarantine import register as register_quarantine
     from bot.cli_training import register
+    from bot.cli_verified import register as register_verified
 
     register(app, feedback_app)
     register_quarantine(app)
     register_admin(app)
+    register_verified(app)
 
 
 _register_training()

@@ -135,7 +135,11 @@ class Runtime:
                               min_relevance=s.min_relevance, company=s.company_name,
                               context_chars=s.context_chars, quote=s.answer_quotes,
                               quote_sentences=s.quote_sentences)
-        return AnswerEngine(self.kb, self.models, config)
+        from knowledge.verified import VerifiedIndex
+
+        verified = VerifiedIndex(self.kb.embed_model, self.store.verified_stamp,
+                                 self.store.verified_answers)
+        return AnswerEngine(self.kb, self.models, config, verified)
 
     @cached_property
     def router(self) -> Router:

@@ -5,6 +5,7 @@ This is what the router calls; it knows nothing about platforms or storage.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 import time
@@ -45,7 +46,8 @@ from knowledge.prompts import (
 )
 from knowledge.quote import ANSWER_SCORE, ANSWER_SIMILARITY, QUOTE_SENTENCES, Quote, Quoter
 from knowledge.retrieve import HybridRetriever
-from knowledge.types import Answer, Source, Turn
+from knowledge.types import Answer, Source, Turn, VerifiedEntry
+from knowledge.verified import VerifiedIndex, verified_text
 
 HANDOFF = "Would you like me to connect you with a member of our support team?"
 # What a customer sees instead of an answer the security check blocked (never the answer).
@@ -90,8 +92,9 @@ class AnswerEngine:
     """Answers questions from the live index; picks up a refreshed index automatically."""
 
     def __init__(self, kb: KnowledgeBase, model: ChatModel | ModelProvider,
-                 config: EngineConfig) -> None:
+                 config: EngineConfig, verified: VerifiedIndex | None = None) -> None:
         self.kb, self.model, self.config = kb, model, config
+        self.verified = verified  # the support team's answers, served before the model
         self.quoter: Quoter | None = Quoter(kb.embed_model) if config.quote else None
         self._retriever: HybridRetriever | None = None
         self._index_name: str | None = None
@@ -128,6 +131,10 @@ class AnswerEngine:
             for hit in found.hits
         )
         evidence = [f"{s.title}\n{s.text}" for s in sources]
+        if self.verified is not None and found.query_embedding:
+            hit = self.verified.match(found.query_embedding)
+            if hit is not None:
+                return self._verified(hit[0], query, started, on_text)
         quotes = self._quotes(found.query_embedding, sources, evidence, query)
         if not sources or (found.relevance < self.config.min_relevance and not leads(quotes)):
             # nothing close: no chunk (dense cosine) and no sentence that answers alone
@@ -192,6 +199,18 @@ class AnswerEngine:
             return IDK_REPLY, False, ""
         blocked = security_check(guarded.text, evidence, self._trusted, query)
         return self._blocked(blocked) if blocked else (guarded.text, True, "")
+
+    def _verified(self, entry: VerifiedEntry, query: str, started: float,
+                  on_text: Callable[[str], None] | None) -> Answer:
+        """The support team's answer, as written, marked verified and citing its sources."""
+        text = verified_text(entry)
+        if on_text is not None:
+            on_text(text)
+        sources = tuple(Source(id=str(s.get("id", "")), source=str(s.get("source", "")),
+                               title=str(s.get("title", "")), score=float(s.get("score", 0.0)),
+                               text="") for s in entry.sources)
+        answer = self._answer(text, sources, query, "", started, grounded=True)
+        return dataclasses.replace(answer, verified=entry.id)
 
     @staticmethod
     def _blocked(reason: str) -> tuple[str, bool, str]:

@@ -52,6 +52,7 @@ class Answer:
     context: str = ""
     grounded: bool = True  # False when nothing relevant was found and the bot said so
     security: str = ""  # why the security check blocked the model's answer ("" = it did not)
+    verified: int | None = None  # the verified answer served instead of the model's, if any
 
     @property
     def declined(self) -> bool:
@@ -65,3 +66,15 @@ class Answer:
         from knowledge.citations import cited_numbers
 
         return tuple(self.sources[n - 1] for n in cited_numbers(self.text, len(self.sources)))
+
+
+@dataclass(frozen=True)
+class VerifiedEntry:
+    """An answer the support team wrote or approved for a question (``knowledge.verified``)."""
+
+    id: int
+    question: str
+    answer: str
+    sources: tuple[dict[str, Any], ...] = ()
+    author: str = ""
+    created_at: str = ""

@@ -35,6 +35,7 @@ from bot.storage.models import (
 from bot.storage.revisions import MIGRATIONS, head_revision
 from bot.storage.stats import Stats
 from bot.storage.training_runs import TrainingRuns
+from bot.storage.verified import Verified
 from knowledge.errors import ConfigError
 from training.ports import TrainingFeedbackRow
 
@@ -75,7 +76,7 @@ def _masked(url: str) -> str:
         return url.rsplit("@", 1)[-1]
 
 
-class Store(TrainingRuns, AdminAccounts, Stats, Browse, Trends):
+class Store(TrainingRuns, AdminAccounts, Stats, Browse, Trends, Verified):
     """Conversations, messages, feedback, refresh and training runs. Migrates the schema on
     open. Implements ``bot.core.ports.StorePort`` and ``training.ports.TrainingStore``."""
 

@@ -22,7 +22,8 @@ from bot.storage import Store
 from tests.helpers import run_bot
 
 INGEST_KEYS = {"documents", "chunks", "added", "changed", "deleted", "unchanged", "seconds"}
-ASK_KEYS = {"answer", "sources", "latency_ms", "load_ms", "model", "adapter"}
+ASK_KEYS = {"answer", "sources", "latency_ms", "load_ms", "model", "adapter", "verified",
+            "message_id"}
 SOURCE_KEYS = {"id", "source", "title", "score", "text"}
 STATUS_KEYS = {"documents", "chunks", "sources", "quarantined", "model", "adapter", "database"}
 
@@ -109,6 +110,7 @@ def test_ask_json_in_a_real_process(make_runtime: Callable[..., Any], corpus: Pa
     assert data["sources"][0]["source"] == "two-factor-authentication.md"
     assert data["model"] == "SmolLM2-135M-Instruct.Q4_1.gguf@q8_0"
     assert data["adapter"] is None and data["latency_ms"] > 0 and data["load_ms"] > 0
+    assert data["verified"] is False and data["message_id"] > 0  # stored: `correct` takes it
 
 
 def test_ask_plain_text_lists_sources(cli_models: Any, corpus: Path) -> None:
