@@ -124,12 +124,13 @@ def rollback(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 def export(ctx: typer.Context, out: Annotated[Path, typer.Option(
            help="JSONL file to write (chat-messages format).")] = Path("feedback.jsonl"),
            as_json: JsonOpt = False) -> None:
-    """Write the feedback as training examples (redacted, deduplicated, capped)."""
+    """Write the feedback and the verified answers as training examples (redacted,
+    deduplicated, capped; a verified answer counts twice)."""
     from training.dataset import data_hash, export_jsonl, to_chat_records
-    from training.feedback import feedback_examples
+    from training.feedback import feedback_examples, verified_examples
 
     rt = get_runtime(ctx)
-    examples = feedback_examples(rt.store)
+    examples = feedback_examples(rt.store) + verified_examples(rt.store)
     retrieve = rt.retrieve_chunks if rt.index_folder.current_name() else None
     records = to_chat_records(examples, retrieve, company=rt.settings.company_name)
     count = export_jsonl(records, out)

@@ -107,3 +107,20 @@ def feedback_examples(store: TrainingStore,
             first, total = merged.get(key, (example, 0))
             merged[key] = (first, total + (1 if example.label else -1))
     return [replace(ex, label=total > 0) for ex, total in merged.values() if total]
+
+
+# A verified answer counts this many times in the training data (a vote counts once): a support
+# person wrote or approved it, so it is weighted above votes.
+VERIFIED_WEIGHT = 2
+
+
+def verified_examples(store: TrainingStore) -> list[Example]:
+    """The verified answers being served, as redacted training examples, each
+    ``VERIFIED_WEIGHT`` times."""
+    out = []
+    for entry in store.verified_answers():
+        source = next((str(s.get("source")) for s in entry.sources if s.get("source")), None)
+        example = Example(redact(entry.question.strip()), redact(entry.answer.strip()), source,
+                          None, "verified")
+        out += [example] * VERIFIED_WEIGHT
+    return out

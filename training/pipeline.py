@@ -26,7 +26,7 @@ from training.dataset import (
 )
 from training.evaluate import QAItem, Scores, gate, score, split_heldout
 from training.export import peft_to_gguf
-from training.feedback import FeedbackPolicy, feedback_examples
+from training.feedback import FeedbackPolicy, feedback_examples, verified_examples
 from training.kto import kto_ready, train_kto
 from training.ports import TrainingStore
 from training.registry import AdapterRegistry
@@ -63,6 +63,7 @@ def gather(request: TrainRequest, store: TrainingStore) -> list[Example]:
                              limit=data_limit(Path(path), request.data_limit))
     if request.use_feedback:
         examples += [e for e in feedback_examples(store, request.feedback_policy) if e.label]
+        examples += verified_examples(store)
     return examples
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from knowledge.types import VerifiedEntry
+
 
 @dataclass(frozen=True)
 class TrainingFeedbackRow:
@@ -44,6 +46,9 @@ class TrainingRunRow:
 
 class TrainingStore(Protocol):
     def training_feedback(self) -> list[TrainingFeedbackRow]: ...
+
+    def verified_answers(self) -> list[VerifiedEntry]:
+        """The support team's verified answers being served (corrections and approvals)."""
 
     def add_training_run(self, version: str, status: str, requested_by: str,
                          **fields: Any) -> None: ...

@@ -16,6 +16,7 @@ from bot.cli import app, main
 from bot.runtime import Runtime
 from knowledge.verified import VERIFIED_NOTE
 from tests.fakes import FakeChatModel
+from training.feedback import redact
 
 MODEL_TEXT = "Annual subscriptions can be refunded in full within 30 days of purchase [1]."
 CORRECTION = "You can get a full refund within 30 days; email billing@orbitask.example."
@@ -72,3 +73,19 @@ def test_approving_an_answer_as_it_is_and_bad_input(
         assert exited.value.code == 2, args
         err = capsys.readouterr().err
         assert says in err and "Traceback" not in err, args
+
+
+def test_a_correction_is_training_data_weighted_above_a_vote(
+    cli: Callable[..., dict[str, Any]], tmp_path: Path
+) -> None:
+    first = cli("ask", "How long do I have to get a refund on an annual subscription?")
+    cli("correct", str(first["message_id"]), CORRECTION)
+    out = tmp_path / "feedback.jsonl"
+    exported = cli("feedback", "export", "--out", str(out))
+    assert exported["examples"] == 2  # no votes yet: the correction, twice
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    # redacted like every training example (a correction may quote a customer's address), and
+    # cited like every RAFT target: "… email [email] [1]."
+    taught = redact(CORRECTION).rstrip(".")
+    assert all(r["messages"][-1]["content"].startswith(taught) for r in records)
+    assert "[email]" in taught
