@@ -118,9 +118,7 @@ class Quoter:
             self._cache.clear()
 
     def _cosine(self, query: np.ndarray, texts: list[str]) -> np.ndarray:
-        vectors = self._vectors(texts)
-        return np.asarray(vectors @ query / (np.linalg.norm(vectors, axis=1)
-                                             * np.linalg.norm(query) + 1e-9))
+        return cosines(self._vectors(texts), query)
 
     def _vectors(self, sentences: list[str]) -> np.ndarray:
         with self._lock:
@@ -138,6 +136,13 @@ class Quoter:
                 while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)
         return np.stack([known[s] for s in sentences])
+
+
+def cosines(vectors: np.ndarray, query: Sequence[float] | np.ndarray) -> np.ndarray:
+    """The cosine of each row of ``vectors`` to ``query`` (quotes and verified answers)."""
+    query = np.asarray(query, dtype=np.float32)
+    return np.asarray(vectors @ query / (np.linalg.norm(vectors, axis=1)
+                                         * np.linalg.norm(query) + 1e-9))
 
 
 def rare_word_share(question: str, sentences: Sequence[str]) -> np.ndarray:

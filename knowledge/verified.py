@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from knowledge.quote import cosines
 from knowledge.types import VerifiedEntry
 
 VERIFIED_SIMILARITY = 0.85
@@ -39,9 +40,7 @@ class VerifiedIndex:
             entries, vectors = self._entries, self._vectors
         if not entries:
             return None
-        query = np.asarray(query_embedding, dtype=np.float32)
-        cosine = vectors @ query / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(query)
-                                    + 1e-9)
+        cosine = cosines(vectors, query_embedding)
         best = int(np.argmax(cosine))
         return (entries[best], float(cosine[best])) if cosine[best] >= self.threshold else None
 

@@ -138,16 +138,17 @@ def _pages(app: FastAPI, deps: WebDeps, templates: Jinja2Templates) -> None:
             return _login_error(request, templates, next, 429,
                                 "Too many failed logins — wait five minutes and try again.")
         try:
-            stored = await asyncio.to_thread(deps.store.admin_hash, check_name(name))
+            login: str | None = check_name(name)
         except InputError:
-            stored = None
-        if not await asyncio.to_thread(password_ok, stored, password):
+            login = None
+        stored = await asyncio.to_thread(deps.store.admin_hash, login) if login else None
+        ok = await asyncio.to_thread(password_ok, stored, password)  # slow for unknown names too
+        if not ok or login is None:
             app.state.logins.failed(*keys)
             return _login_error(request, templates, next, 401, "Wrong name or password.")
         request.session.clear()
-        request.session["admin"] = check_name(name)
-        await asyncio.to_thread(deps.store.record_admin_action, "web", check_name(name),
-                                "login", True)
+        request.session["admin"] = login
+        await asyncio.to_thread(deps.store.record_admin_action, "web", login, "login", True)
         return RedirectResponse(_local(next), status_code=303)
 
     @app.post("/logout", include_in_schema=False)
