@@ -148,13 +148,14 @@ class AnswerEngine:
         show = None if on_text is None else _Shown(on_text, quotes, query)
         messages = build_messages(query, chunks, company=self.config.company)
         raw = self._generate(messages, evidence, query, show)
-        text, grounded, security = self._guarded(raw, evidence, query)
+        text, grounded, security, cut = self._guarded(raw, evidence, query)
         if not security and quotes:
             text, grounded = with_quote(text, grounded, quotes, query)
             blocked = security_check(text, evidence, self._trusted, query)  # the whole answer
             if blocked:
                 text, grounded, security = self._blocked(blocked)
-        return self._answer(text, sources, query, context, started, grounded, security)
+        answer = self._answer(text, sources, query, context, started, grounded, security)
+        return dataclasses.replace(answer, guard_cut=cut)
 
     def _quotes(self, embedding: list[float], sources: Sequence[Source], evidence: list[str],
                 query: str) -> list[Quote]:
@@ -178,27 +179,30 @@ class AnswerEngine:
             parts.append(delta)
             if not _SENTENCE_END.search(delta):
                 continue  # the guard runs once per finished sentence, not per token
-            text, grounded, security = self._guarded("".join(parts), evidence, query)
+            text, grounded, security, _ = self._guarded("".join(parts), evidence, query)
             if grounded and not security and text != shown:
                 shown = text
                 on_text(text)
         return "".join(parts).strip()
 
-    def _guarded(self, raw: str, evidence: list[str], query: str) -> tuple[str, bool, str]:
-        """The answer a customer may see: ``(text, grounded, security reason or "")``."""
+    def _guarded(self, raw: str, evidence: list[str],
+                 query: str) -> tuple[str, bool, str, int]:
+        """The answer a customer may see: ``(text, grounded, security reason or "", the
+        sentences the grounding guard replaced or dropped)``."""
         blocked = security_check(raw, evidence, self._trusted, query)
         if blocked:
-            return self._blocked(blocked)
+            return (*self._blocked(blocked), 0)
         raw = complete_sentences(finish_quote(raw, evidence))
         if not raw or hollow_claim(raw) or says_dont_know(raw):
             text = raw if raw and not hollow_claim(raw) else IDK_REPLY
-            return with_handoff(text), False, ""
+            return with_handoff(text), False, "", 0
         guarded = ground(strip_invalid(raw, len(evidence)), evidence, query,
                          self.config.company)
+        cut = guarded.replaced + guarded.dropped
         if not guarded.grounded:
-            return IDK_REPLY, False, ""
+            return IDK_REPLY, False, "", cut
         blocked = security_check(guarded.text, evidence, self._trusted, query)
-        return self._blocked(blocked) if blocked else (guarded.text, True, "")
+        return (*self._blocked(blocked), cut) if blocked else (guarded.text, True, "", cut)
 
     def _verified(self, entry: VerifiedEntry, query: str, started: float,
                   on_text: Callable[[str], None] | None) -> Answer:

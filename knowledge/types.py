@@ -53,6 +53,7 @@ class Answer:
     grounded: bool = True  # False when nothing relevant was found and the bot said so
     security: str = ""  # why the security check blocked the model's answer ("" = it did not)
     verified: int | None = None  # the verified answer served instead of the model's, if any
+    guard_cut: int = 0  # the model's sentences the grounding guard replaced or dropped
 
     @property
     def declined(self) -> bool:

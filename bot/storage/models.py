@@ -71,6 +71,8 @@ class Message(Base):
     latency_ms: Mapped[float | None] = mapped_column(Float, default=None)
     # an answer that declined (no grounded answer, blocked, or "I don't know"); None: a question
     declined: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    # sentences of the model's answer the grounding guard replaced or dropped (None: a question)
+    guard_cut: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 
@@ -174,6 +176,32 @@ class Handoff(Base):
     user: Mapped[str] = mapped_column(String(128))
     message_id: Mapped[int | None] = mapped_column(
         ForeignKey("messages.id", ondelete="SET NULL"), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # open → claimed → resolved; where the user asked (channel, thread) and the post in the
+    # support channel (support_ref), who claimed and resolved it, the verified answer it made
+    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open",
+                                        index=True)
+    channel: Mapped[str | None] = mapped_column(String(128), default=None)
+    thread: Mapped[str | None] = mapped_column(String(128), default=None)
+    support_ref: Mapped[str | None] = mapped_column(String(128), default=None)
+    claimed_by: Mapped[str | None] = mapped_column(String(128), default=None)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    resolved_by: Mapped[str | None] = mapped_column(String(128), default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    verified_id: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class ReviewMark(Base):
+    """A reviewer's decision on an answer in the review queue: ``dismissed`` (nothing to do)
+    or ``missing`` (the documents lack this: it feeds the gap report)."""
+
+    __tablename__ = "review_marks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    author: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -231,6 +231,7 @@ class Store(TrainingRuns, AdminAccounts, Stats, Browse, Trends, Verified):
                 adapter=answer.adapter,
                 latency_ms=answer.latency_ms,
                 declined=answer.declined,
+                guard_cut=answer.guard_cut,
             )
             s.add(row)
             s.execute(update(Conversation).where(Conversation.id == conversation_id)
