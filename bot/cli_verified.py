@@ -1,5 +1,5 @@
-"""``supportbot correct`` and ``supportbot verified list|retract`` (registered on the main app):
-the support team's verified answers, served before the model (``knowledge.verified``)."""
+"""``supportbot correct`` and ``supportbot verified list|edit|retract`` (registered on the main
+app): the support team's verified answers, served before the model (``knowledge.verified``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from bot.cli_common import JsonOpt, emit, get_runtime
 from bot.cli_quarantine import _user
 from knowledge.errors import InputError
 
-verified_app = typer.Typer(help="Verified answers: list, retract.", no_args_is_help=True,
+verified_app = typer.Typer(help="Verified answers: list, edit, retract.", no_args_is_help=True,
                            rich_markup_mode=None)
 
 
@@ -64,9 +64,23 @@ def retract(ctx: typer.Context,
         f"Retracted verified answer {verified_id}.")
 
 
+def edit(ctx: typer.Context,
+         verified_id: Annotated[int, typer.Argument(help="From `verified list`.",
+                                                    show_default=False)],
+         text: Annotated[str, typer.Argument(help="The new answer.", show_default=False)],
+         as_json: JsonOpt = False) -> None:
+    """Replace a verified answer's text (served from the next question on)."""
+    runtime, author = get_runtime(ctx), _user()
+    runtime.store.edit_verified(verified_id, text, author)
+    runtime.store.record_admin_action("cli", author, f"verified edit {verified_id}", True)
+    emit({"edited": verified_id}) if as_json else typer.echo(
+        f"Verified answer {verified_id} now says the new text.")
+
+
 def register(app: typer.Typer) -> None:
     """Add ``correct`` and the ``verified`` group to the main app."""
     app.command()(correct)
     verified_app.command("list")(list_)
     verified_app.command()(retract)
+    verified_app.command()(edit)
     app.add_typer(verified_app, name="verified")

@@ -32,6 +32,7 @@ from bot.storage.models import (
     SecurityEvent,
     utcnow,
 )
+from bot.storage.review import Review
 from bot.storage.revisions import MIGRATIONS, head_revision
 from bot.storage.stats import Stats
 from bot.storage.training_runs import TrainingRuns
@@ -76,7 +77,7 @@ def _masked(url: str) -> str:
         return url.rsplit("@", 1)[-1]
 
 
-class Store(TrainingRuns, AdminAccounts, Stats, Browse, Trends, Verified):
+class Store(TrainingRuns, AdminAccounts, Stats, Browse, Trends, Verified, Review):
     """Conversations, messages, feedback, refresh and training runs. Migrates the schema on
     open. Implements ``bot.core.ports.StorePort`` and ``training.ports.TrainingStore``."""
 

@@ -46,6 +46,19 @@ class Verified:
             row.retracted_at = row.updated_at = utcnow()
             return True
 
+    def edit_verified(self, verified_id: int, answer: str, author: str) -> None:
+        """Replace a served verified answer's text (``author`` wrote the new one); the serving
+        index reloads it on the next question (``verified_stamp`` changes)."""
+        text = answer.strip()
+        if not text:
+            raise InputError("the new answer is empty — pass the text in quotes")
+        with self.session() as s:
+            row = s.get(VerifiedAnswer, verified_id)
+            if row is None or row.retracted_at is not None:
+                raise InputError(f"{verified_id}: no verified answer is served with this id — "
+                                 "see `supportbot verified list`")
+            row.answer, row.author, row.updated_at = text, author, utcnow()
+
     def verified_answers(self) -> list[VerifiedEntry]:
         """The verified answers being served (not retracted), oldest first."""
         with self.session() as s:
