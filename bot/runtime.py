@@ -12,6 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.core.handoff import HandoffService
 from bot.core.limits import AnswerPool, RateLimiter
 from bot.core.router import Router
 from bot.settings import Settings
@@ -149,7 +150,14 @@ class Runtime:
             reactions=s.reaction_scores(), limiter=RateLimiter(s.rate_limit_per_minute),
             admin=KnowledgeAdmin(self),
             admins={p: s.admin_ids(p) for p in ("slack", "discord")},
+            handoffs=self.handoffs,
         )
+
+    @cached_property
+    def handoffs(self) -> HandoffService:
+        """Hand-offs to a person: the router, the console and the CLI share it (adapters
+        attach their support channels to it)."""
+        return HandoffService(self.store)
 
     @cached_property
     def pool(self) -> AnswerPool:

@@ -48,13 +48,15 @@ def configured_adapters(runtime: Runtime) -> list[Adapter]:
             command=s.slack_command, streaming=s.slack_streaming,
             prompts=tuple(p.strip() for p in s.slack_suggested_prompts.split("|") if p.strip()),
             listen=not s.web_enabled,  # with the console, its server takes /slack/events
+            handoff_channel=s.handoff_slack_channel, handoff_mention=s.handoff_slack_mention,
         )
         adapters.append(slack)
     if s.discord_token.get_secret_value():
         from bot.adapters.discord import DiscordAdapter
 
         adapters.append(DiscordAdapter(runtime.router, runtime.pool,
-                                       s.discord_token.get_secret_value()))
+                                       s.discord_token.get_secret_value(),
+                                       s.handoff_discord_channel, s.handoff_discord_mention))
     if s.web_enabled:
         adapters.insert(0, WebAdapter(runtime, slack.endpoint if slack is not None else None))
     return adapters

@@ -108,6 +108,17 @@ class Settings(BaseSettings):
     discord_admin_user_ids: str = Field("", description="Comma-separated Discord user ids.")
     discord_admin_role: str = Field("", description="Members with this role are admins.")
 
+    # Hand-off to a human: where "Talk to a human" is posted, and who is mentioned
+    handoff_slack_channel: str = Field(
+        "", description="Slack channel id for hand-offs; empty = recorded and listed only.")
+    handoff_slack_mention: str = Field(
+        "", description="Slack user-group id (S…) mentioned on a hand-off.")
+    handoff_discord_channel: str = Field(
+        "", pattern=r"^\d*$", description="Discord channel id for hand-offs; empty = "
+        "recorded and listed only.")
+    handoff_discord_mention: str = Field(
+        "", pattern=r"^\d*$", description="Discord role id mentioned on a hand-off.")
+
     # Web console (``supportbot serve``)
     web_enabled: bool = Field(True, description="Serve the web console, /healthz, /readyz, "
                               "/metrics and Slack's HTTP endpoint from one server.")

@@ -19,6 +19,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.adapters.discord_handoff import DiscordDesk
 from bot.adapters.discord_payloads import (
     MessageView,
     message_from_view,
@@ -82,11 +83,16 @@ class AnswerButtons(discord.ui.View):
 class SupportClient(discord.Client):
     """The bot: dependencies come in through the constructor (nothing global)."""
 
-    def __init__(self, router: Router, pool: AnswerPool, **options: Any) -> None:
+    def __init__(self, router: Router, pool: AnswerPool, handoff_channel: str = "",
+                 handoff_mention: str = "", **options: Any) -> None:
         super().__init__(intents=intents(), **options)
         self.router, self.pool = router, pool
         self.lifecycle = Lifecycle(router, pool)
         self.buttons = AnswerButtons(self)
+        self.desk = DiscordDesk(self, handoff_channel, handoff_mention) if handoff_channel \
+            else None
+        if self.desk is not None:  # hand-offs are posted there, with Claim / Resolve buttons
+            router.handoffs.attach("discord", self.desk)
         self.handler_errors = 0  # events whose handler raised (bench_fuzz counts them)
         self.tree = app_commands.CommandTree(self)
         self.tree.add_command(self._kb_group())
@@ -98,6 +104,8 @@ class SupportClient(discord.Client):
 
     async def setup_hook(self) -> None:
         self.add_view(self.buttons)  # persistent: clicks on earlier answers still arrive
+        if self.desk is not None:
+            self.add_view(self.desk.buttons)
         await self.tree.sync()
 
     async def vote(self, interaction: discord.Interaction, reaction: str) -> None:
@@ -110,10 +118,27 @@ class SupportClient(discord.Client):
             ephemeral=True)
 
     async def handoff(self, interaction: discord.Interaction) -> None:
+        """"Talk to a human": recorded and posted to the support channel (deferred first:
+        that post may take longer than an interaction's 3 seconds)."""
+        await interaction.response.defer(thinking=True)
         ref = str(interaction.message.id) if interaction.message else ""
         text = await asyncio.to_thread(self.router.request_human, "discord",
                                        str(interaction.user.id), ref)
-        await interaction.response.send_message(text)
+        await interaction.followup.send(text)
+
+    async def desk_click(self, interaction: discord.Interaction, action: str) -> None:
+        """Claim / Resolve / Resolve & verify on a hand-off's post in the support channel."""
+        ref = str(interaction.message.id) if interaction.message else ""
+        user = str(interaction.user.id)
+
+        def act() -> str:
+            found = self.router.handoffs.by_support_ref("discord", ref)
+            if found is None:
+                return "That post is no hand-off I know of any more."
+            return self.router.handoffs.act(action, found.id, "discord", user)
+
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await interaction.followup.send(await asyncio.to_thread(act), ephemeral=True)
 
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
         """One line instead of discord.py's traceback: an odd event never floods the log."""
@@ -181,6 +206,12 @@ class SupportClient(discord.Client):
         async def status(interaction: discord.Interaction) -> None:
             await self.admin(interaction, "status")
 
+        @group.command(name="correct",
+                       description="Correct my latest answer in this thread (admins)")
+        @app_commands.describe(text="The correct answer")
+        async def correct(interaction: discord.Interaction, text: str) -> None:
+            await self.correct(interaction, text)
+
         return group
 
     async def _on_command_error(self, interaction: discord.Interaction,
@@ -188,12 +219,23 @@ class SupportClient(discord.Client):
         self.handler_errors += 1
         log.error("discord: /kb failed: %s", type(error).__name__)
 
-    async def admin(self, interaction: discord.Interaction, action: str) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
+    @staticmethod
+    def _command(interaction: discord.Interaction, action: str, text: str = "") -> AdminCommand:
         roles = tuple(str(r.name) for r in getattr(interaction.user, "roles", ()))
         roles += tuple(str(r.id) for r in getattr(interaction.user, "roles", ()))
-        cmd = AdminCommand("discord", str(interaction.user.id), action, roles,
-                           str(interaction.channel_id or ""))
+        return AdminCommand("discord", str(interaction.user.id), action, roles,
+                            str(interaction.channel_id or ""), text=text)
+
+    async def correct(self, interaction: discord.Interaction, text: str) -> None:
+        """``/kb correct TEXT`` inside an answer's thread: the confirmation shows in the
+        thread; a refusal only to the one who asked."""
+        done, reply = await asyncio.to_thread(self.router.correct,
+                                              self._command(interaction, "correct", text))
+        await interaction.response.send_message(reply, ephemeral=not done)
+
+    async def admin(self, interaction: discord.Interaction, action: str) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        cmd = self._command(interaction, action)
         loop = asyncio.get_running_loop()
 
         def notify(text: str) -> None:
@@ -272,8 +314,9 @@ class DiscordSurface:
 class DiscordAdapter:
     """``run`` blocks until closed; a bad token or a missing intent exits with the fix."""
 
-    def __init__(self, router: Router, pool: AnswerPool, token: str) -> None:
-        self.client = SupportClient(router, pool)
+    def __init__(self, router: Router, pool: AnswerPool, token: str, handoff_channel: str = "",
+                 handoff_mention: str = "") -> None:
+        self.client = SupportClient(router, pool, handoff_channel, handoff_mention)
         self.token = token
 
     def run(self) -> None:

@@ -19,6 +19,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+from bot.adapters.slack_handoff import DESK_ACTIONS, SlackDesk, desk_click
 from bot.adapters.slack_http import SlackEndpoint, slack_app
 from bot.adapters.slack_payloads import (
     FEEDBACK_ACTION,
@@ -26,6 +27,7 @@ from bot.adapters.slack_payloads import (
     PLATFORM,
     action_from_payload,
     admin_from_command,
+    kb_correction,
     message_from_event,
     reaction_from_event,
     to_mrkdwn,
@@ -34,7 +36,7 @@ from bot.adapters.slack_surface import SlackSurface
 from bot.core.lifecycle import FAILED, Lifecycle
 from bot.core.limits import AnswerPool
 from bot.core.router import Router
-from bot.core.types import ReactionEvent, Reply
+from bot.core.types import AdminCommand, IncomingMessage, ReactionEvent, Reply
 from bot.web.server import AsgiServer
 from knowledge.errors import ConfigError
 
@@ -83,7 +85,8 @@ class SlackAdapter:
                  app_token: str = "", mode: str = "socket", host: str = "0.0.0.0",
                  port: int = 3000, api_url: str = "https://slack.com/api/",
                  command: str = "/kb", streaming: bool = True,
-                 prompts: tuple[str, ...] = (), listen: bool = True) -> None:
+                 prompts: tuple[str, ...] = (), listen: bool = True,
+                 handoff_channel: str = "", handoff_mention: str = "") -> None:
         if mode == "socket" and not app_token:
             raise ConfigError("SLACK_MODE=socket needs SLACK_APP_TOKEN (xapp-…), or set "
                               "SLACK_MODE=http with SLACK_SIGNING_SECRET.")
@@ -109,6 +112,9 @@ class SlackAdapter:
                        token_verification_enabled=False, logger=_bolt_logger(),
                        request_verification_enabled=mode == "http")
         self._register(command)
+        if handoff_channel:  # hand-offs are posted there, with Claim / Resolve buttons
+            router.handoffs.attach(PLATFORM, SlackDesk(client, handoff_channel, handoff_mention,
+                                                       self.bot_user_id, self._safe))
         # HTTP mode: POST /slack/events; served here, or by the console's server (listen=False)
         self.endpoint = (SlackEndpoint(self.app.dispatch, signing_secret) if mode == "http"
                          else None)
@@ -130,13 +136,47 @@ class SlackAdapter:
         on_click = _never_raises(self._on_click)
         self.app.action(FEEDBACK_ACTION)(on_click)
         self.app.action(HANDOFF_ACTION)(on_click)
+        on_desk = _never_raises(self._on_desk_click)
+        for action in DESK_ACTIONS:
+            self.app.action(action)(on_desk)
 
     # listeners (bolt has already acknowledged the event) -------------------------------
     def _on_message(self, event: Mapping[str, Any], client: WebClient) -> None:
         msg = message_from_event(event, self.bot_user_id,
                                  lambda c, t: self.router.knows_thread("slack", c, t))
-        if msg is not None:
+        if msg is None:
+            return
+        correction = kb_correction(msg.text)
+        if correction is not None:
+            self._correct(msg, correction, client)
+        else:
             self.lifecycle.handle(msg, SlackSurface(self, client, msg))
+
+    def _correct(self, msg: IncomingMessage, text: str, client: WebClient) -> None:
+        """``kb correct TEXT`` replied in an answer's thread (a slash command carries no
+        thread): admins correct the answer, confirmed in the thread; others are told no."""
+        if not self.router.claim(msg):
+            return  # a repeated delivery
+        done, reply = self.router.correct(AdminCommand(PLATFORM, msg.user, "correct",
+                                                       channel=msg.channel, thread=msg.thread,
+                                                       text=text))
+        if done:
+            self._safe(client.chat_postMessage, channel=msg.channel, text=reply,
+                       thread_ts=msg.thread or None)
+        else:
+            self._safe(client.chat_postEphemeral, channel=msg.channel, user=msg.user,
+                       text=reply, thread_ts=msg.thread or None)
+
+    def _on_desk_click(self, ack: Any, body: Mapping[str, Any], client: WebClient) -> None:
+        """Claim / Resolve / Resolve & verify on a hand-off in the support channel: the post
+        is rewritten with the new status; the clicker is told the result."""
+        ack()
+        click = desk_click(body)
+        if click is None:
+            return
+        action, handoff_id, user, channel = click
+        text = self.router.handoffs.act(action, handoff_id, PLATFORM, user)
+        self._safe(client.chat_postEphemeral, channel=channel, user=user, text=text)
 
     def _on_click(self, ack: Any, body: Mapping[str, Any], client: WebClient) -> None:
         """👍/👎 count like reactions (one vote per user per answer, the latest wins);

@@ -71,10 +71,21 @@ def reaction_from_event(event: Mapping[str, Any], bot_user_id: str) -> ReactionE
 
 def admin_from_command(body: Mapping[str, Any]) -> AdminCommand:
     """``/kb refresh`` → ``AdminCommand(action="refresh")``; no argument means ``status``."""
-    words = _text(body.get("text")).split()
+    words = _text(body.get("text")).split(maxsplit=1)
     return AdminCommand(PLATFORM, _text(body.get("user_id")),
                         words[0].lower() if words else "status",
-                        channel=_text(body.get("channel_id")))
+                        channel=_text(body.get("channel_id")),
+                        text=words[1].strip() if len(words) > 1 else "")
+
+
+_CORRECT = re.compile(r"^/?kb\s+correct(?:\s+|$)", re.IGNORECASE)
+
+
+def kb_correction(text: str) -> str | None:
+    """The corrected answer in a ``kb correct TEXT`` (or ``/kb correct TEXT``) message, ""
+    when no text follows; ``None`` for any other message."""
+    found = _CORRECT.match(text.strip())
+    return text.strip()[found.end():].strip() if found else None
 
 
 def to_mrkdwn(reply: Reply) -> list[str]:

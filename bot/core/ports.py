@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from bot.core.handoff import HandoffStore
 from bot.core.types import Answer, Turn
 
 
@@ -14,14 +15,14 @@ class AnswerPort(Protocol):
         """``on_text`` receives the guarded answer so far while it streams (optional)."""
 
 
-class StorePort(Protocol):
+class StorePort(HandoffStore, Protocol):
     def conversation(self, platform: str, channel: str, thread: str, user: str) -> int: ...
 
     def history(self, conversation_id: int, limit: int) -> list[Turn]: ...
 
     def claim_delivery(self, event_id: str) -> bool: ...
 
-    def add_handoff(self, platform: str, user: str, message_id: int | None) -> int: ...
+    def latest_answer(self, platform: str, channel: str, thread: str) -> int | None: ...
 
     def add_question(
         self, conversation_id: int, user: str, text: str, event_id: str | None = None

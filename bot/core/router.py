@@ -12,6 +12,8 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 
+from bot.core.handoff import HandoffService
+from bot.core.handoff_words import asks_for_human
 from bot.core.limits import RateLimiter
 from bot.core.ports import AnswerPort, KnowledgeAdminPort, StorePort
 from bot.core.types import (
@@ -35,6 +37,8 @@ RATE_LIMITED = "You're asking faster than I can answer — please wait a moment 
 RESTARTING = "I'm restarting right now — please ask again in a minute."
 HANDOFF_RECORDED = ("Thanks — I've asked a member of our support team to follow up with you "
                     "here.")
+HANDOFF_ALREADY = ("I've already asked our support team — a person will follow up with you "
+                   "here.")
 
 
 class Router:
@@ -43,8 +47,10 @@ class Router:
                  reactions: Mapping[str, int] = DEFAULT_REACTIONS,
                  limiter: RateLimiter | None = None,
                  admin: KnowledgeAdminPort | None = None,
-                 admins: Mapping[str, frozenset[str]] | None = None) -> None:
+                 admins: Mapping[str, frozenset[str]] | None = None,
+                 handoffs: HandoffService | None = None) -> None:
         self.store, self.engine, self.admin = store, engine, admin
+        self.handoffs = handoffs or HandoffService(store)
         self.history_turns, self.max_chars = history_turns, max_question_chars
         self.reactions = dict(reactions)
         self.limiter = limiter or RateLimiter(0)
@@ -85,9 +91,13 @@ class Router:
             )
         conversation = self.store.conversation(msg.platform, msg.channel, msg.thread, msg.user)
         history = self.store.history(conversation, self.history_turns)
+        if self.handoffs.holds(msg):  # a person of the team talks here: not for the bot
+            return Reply("", thread=msg.thread, duplicate=True)
         question_id = self.store.add_question(conversation, msg.user, text, event_id)
         if question_id is None:
             return Reply("", thread=msg.thread, duplicate=True)
+        if asks_for_human(text):
+            return Reply(self._handoff_in_words(msg, question_id), thread=msg.thread)
         if not self.limiter.allow(f"{msg.platform}:{msg.user}"):
             return Reply(RATE_LIMITED, thread=msg.thread)
         return Ticket(msg, conversation, question_id, tuple(history))
@@ -137,9 +147,19 @@ class Router:
         return self.store.remove_feedback(message_id, event.user, event.reaction)
 
     def request_human(self, platform: str, user: str, message_ref: str) -> str:
-        """"Talk to a human" on an answer: recorded; the reply tells the user what happens."""
-        self.store.add_handoff(platform, user, self.store.answer_by_ref(platform, message_ref))
-        return HANDOFF_RECORDED
+        """"Talk to a human" on an answer: recorded and posted to the support channel; the
+        reply tells the user what happens."""
+        _, new = self.handoffs.request(platform, user,
+                                       self.store.answer_by_ref(platform, message_ref))
+        return HANDOFF_RECORDED if new else HANDOFF_ALREADY
+
+    def _handoff_in_words(self, msg: IncomingMessage, question_id: int) -> str:
+        """The user asked for a person in words: a hand-off about the bot's latest answer in
+        this conversation (or, before any answer, about what they wrote)."""
+        latest = self.store.latest_answer(msg.platform, msg.channel, msg.thread)
+        _, new = self.handoffs.request(msg.platform, msg.user, latest or question_id,
+                                       msg.channel, msg.thread)
+        return HANDOFF_RECORDED if new else HANDOFF_ALREADY
 
     # admin ------------------------------------------------------------------------------
     def is_admin(self, cmd: AdminCommand) -> bool:
@@ -148,13 +168,16 @@ class Router:
 
     def handle_admin(self, cmd: AdminCommand, notify: Callable[[str], None]) -> str:
         """Run ``/kb`` actions. Returns the immediate reply; ``notify`` gets the late result."""
+        if cmd.action == "correct":
+            return self.correct(cmd)[1]
         if self.admin is None:
             return "Knowledge administration is not available here."
         if cmd.action == "status":
             self.store.record_admin_action(cmd.platform, cmd.user, "status", True)
             return self.admin.status_text()
         if cmd.action not in ("refresh", "train"):
-            return f"Unknown command {cmd.action!r} — use `refresh`, `train` or `status`."
+            return (f"Unknown command {cmd.action!r} — use `refresh`, `train`, `status` or "
+                    "`correct`.")
         allowed = self.is_admin(cmd)
         self.store.record_admin_action(cmd.platform, cmd.user, cmd.action, allowed)
         if not allowed:
@@ -165,6 +188,28 @@ class Router:
         if cmd.action == "train":
             return "Training a new adapter in the background — I'll post the gate result here."
         return "Refreshing the knowledge base in the background — I'll post the result here."
+
+    def correct(self, cmd: AdminCommand) -> tuple[bool, str]:
+        """``/kb correct TEXT`` in an answer's thread (admins only, audited): ``TEXT`` becomes
+        the verified answer to the question of the bot's latest answer there. ``(done,
+        reply)``."""
+        if not self.is_admin(cmd):
+            self.store.record_admin_action(cmd.platform, cmd.user, "correct", False)
+            return False, "Sorry, only knowledge-base admins can correct answers. Ask one of them."
+        if not cmd.text.strip():
+            return False, ("Write the correct answer after it: `kb correct THE ANSWER`, in the "
+                           "thread of the answer to correct.")
+        answer = self.store.latest_answer(cmd.platform, cmd.channel, cmd.thread)
+        if answer is None:
+            return False, ("There's no answer of mine here to correct — reply `kb correct THE "
+                           "ANSWER` in the thread of the answer.")
+        try:
+            verified = self.store.correct(answer, cmd.text, f"{cmd.platform}:{cmd.user}")
+        except SupportbotError as exc:
+            return False, f"I couldn't correct it: {exc}"
+        self.store.record_admin_action(cmd.platform, cmd.user, f"verify {verified}", True)
+        return True, (f"Corrected (verified answer {verified}): I'll answer this question and "
+                      "its paraphrases with your answer from now on.")
 
     def _background(self, cmd: AdminCommand, notify: Callable[[str], None]) -> None:
         job = self.admin.train if cmd.action == "train" else self.admin.refresh  # type: ignore[union-attr]

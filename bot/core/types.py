@@ -44,6 +44,8 @@ class AdminCommand:
     action: str
     roles: tuple[str, ...] = ()
     channel: str = ""
+    thread: str = ""  # where it was given (``correct`` acts on the answer in this thread)
+    text: str = ""  # what follows the action (``correct``: the corrected answer)
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.core.types import Answer, Turn
 from bot.storage.accounts import AdminAccounts
 from bot.storage.browse import Browse, Trends
+from bot.storage.handoffs import Handoffs
 from bot.storage.models import (
     AdminAction,
     Conversation,
     Delivery,
     Feedback,
-    Handoff,
     Message,
     RefreshRun,
     SecurityEvent,
@@ -77,7 +77,7 @@ def _masked(url: str) -> str:
         return url.rsplit("@", 1)[-1]
 
 
-class Store(TrainingRuns, AdminAccounts, Stats, Browse, Trends, Verified, Review):
+class Store(TrainingRuns, AdminAccounts, Stats, Browse, Trends, Verified, Review, Handoffs):
     """Conversations, messages, feedback, refresh and training runs. Migrates the schema on
     open. Implements ``bot.core.ports.StorePort`` and ``training.ports.TrainingStore``."""
 
@@ -172,18 +172,6 @@ class Store(TrainingRuns, AdminAccounts, Stats, Browse, Trends, Verified, Review
                 .limit(limit)
             ).all()
         return [Turn(role=r.role, text=r.text) for r in reversed(rows)]  # type: ignore[arg-type]
-
-    def add_handoff(self, platform: str, user: str, message_id: int | None) -> int:
-        """Record that ``user`` asked for a person about answer ``message_id``."""
-        with self.session() as s:
-            row = Handoff(platform=platform, user=user, message_id=message_id)
-            s.add(row)
-            s.flush()
-            return row.id
-
-    def handoffs(self) -> list[Handoff]:
-        with self.session() as s:
-            return list(s.scalars(select(Handoff).order_by(Handoff.id)))
 
     def claim_delivery(self, event_id: str) -> bool:
         """Claim a platform event id; ``False`` if it was claimed before (a repeated delivery).

@@ -3,7 +3,9 @@
 Set ``discord.http.Route.BASE = fake.url``; ``Client.login`` then talks to this server, and
 gateway events are fed in as recorded payloads through the client's own parser
 (``client._connection.parse_message_create(payload)``), so the handlers receive real
-``discord.Message`` objects. Every REST call is recorded.
+``discord.Message`` objects. Every REST call is recorded. Messages posted to a channel (and
+those a test adds with ``add_message``, as if a person wrote them) are its history
+(``GET /channels/<id>/messages``, newest first).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class FakeDiscordAPI:
         self.calls: list[Call] = []
         self._ids = itertools.count(700000000000000001)
         self._lock = threading.Lock()
+        self.history: dict[str, list[dict[str, Any]]] = {}  # channel id → messages, oldest first
         self.server = _Server(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -77,6 +80,22 @@ class FakeDiscordAPI:
                 "tts": False, "mention_everyone": False, "mentions": [], "mention_roles": [],
                 "attachments": [], "embeds": [], "pinned": False, "flags": 0}
 
+    def add_message(self, channel_id: str, author_id: str, content: str) -> dict[str, Any]:
+        """A person's message in a channel's history; the gateway event for it is the test's
+        to feed in."""
+        author = {"id": author_id, "username": f"user{author_id[-4:]}", "discriminator": "0",
+                  "avatar": None, "bot": False, "global_name": None}
+        message = self.message(channel_id, content) | {"author": author}
+        with self._lock:
+            self.history.setdefault(channel_id, []).append(message)
+        return message
+
+    def _posted(self, channel_id: str, content: str) -> dict[str, Any]:
+        message = self.message(channel_id, content)
+        with self._lock:
+            self.history.setdefault(channel_id, []).append(message)
+        return message
+
     def _respond(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         with self._lock:
             self.calls.append(Call(method, path, body))
@@ -103,8 +122,11 @@ class FakeDiscordAPI:
                                                        path)):
             message = self.message(edited.group(1), str(body.get("content", "")))
             return 200, message | {"id": edited.group(2), "edited_timestamp": STAMP}
+        if method == "GET" and (read := re.search(r"/channels/(\d+)/messages$", path)):
+            with self._lock:
+                return 200, list(reversed(self.history.get(read.group(1), [])))
         if posted := re.search(r"/channels/(\d+)/messages$", path):
-            return 200, self.message(posted.group(1), str(body.get("content", "")))
+            return 200, self._posted(posted.group(1), str(body.get("content", "")))
         if re.search(r"/webhooks/\d+/[^/]+$", path):
             return 200, self.message("0", str(body.get("content", "")))
         return 204, None

@@ -3,7 +3,9 @@
 Point the bot at it with ``SLACK_API_URL=http://127.0.0.1:<port>/api/``. It answers the Web
 API methods supportbot uses, records every call, and serves ``/respond/<id>`` as a slash
 command's ``response_url``. ``rate_limit_next(n)`` makes the next ``n`` calls answer HTTP 429
-with ``Retry-After: 1``.
+with ``Retry-After: 1``. Messages posted in a thread (and those a test adds with
+``add_message``, as if a person wrote them) are what ``conversations.replies`` returns;
+``chat.getPermalink`` answers a link made of the channel and ts.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class FakeSlackAPI:
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
         self._limited = 0
+        self.threads: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (channel, thread_ts)
         self.server = _Server(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -88,9 +91,27 @@ class FakeSlackAPI:
             time.sleep(0.02)
         raise AssertionError(f"{method} called {len(self.of(method))} times, wanted {count}")
 
+    def add_message(self, channel: str, thread_ts: str, user: str, text: str) -> dict[str, Any]:
+        """A person's message in a thread (what ``conversations.replies`` returns); the event
+        Slack would send for it is the test's to deliver."""
+        message = {"type": "message", "user": user, "text": text, "thread_ts": thread_ts,
+                   "ts": f"1700000000.{next(self._ts):06d}"}
+        with self._lock:
+            self.threads.setdefault((channel, thread_ts), []).append(message)
+        return message
+
     def _record(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             self.calls.append(Call(method, params))
+        if method == "chat.getPermalink":
+            ts = str(params.get("message_ts", "")).replace(".", "")
+            return {"ok": True, "channel": params.get("channel"),
+                    "permalink": f"https://fake.slack.com/archives/{params.get('channel')}/p{ts}"}
+        if method == "conversations.replies":
+            with self._lock:
+                found = list(self.threads.get((str(params.get("channel")),
+                                               str(params.get("ts"))), []))
+            return {"ok": True, "messages": found, "has_more": False}
         if method == "auth.test":
             return {"ok": True, "user_id": BOT_USER_ID, "bot_id": "BBOT0001", "team_id": "T1"}
         if method.startswith("chat.") and method.endswith("Stream") and not self.streaming:
@@ -100,6 +121,12 @@ class FakeSlackAPI:
         if method in ("chat.postMessage", "chat.update", "chat.startStream",
                       "chat.appendStream", "chat.stopStream"):
             ts = params.get("ts") or f"1700000000.{next(self._ts):06d}"
+            thread = params.get("thread_ts")
+            if method == "chat.postMessage" and thread:
+                with self._lock:
+                    self.threads.setdefault((str(params.get("channel")), str(thread)), []).append(
+                        {"type": "message", "user": BOT_USER_ID, "bot_id": "BBOT0001",
+                         "text": params.get("text", ""), "thread_ts": thread, "ts": ts})
             return {"ok": True, "channel": params.get("channel"), "ts": ts}
         return {"ok": True}
 

@@ -45,14 +45,15 @@ class FakeEngine:
 
 
 class SlackRig:
-    def __init__(self, tmp: Path, api: FakeSlackAPI) -> None:
+    def __init__(self, tmp: Path, api: FakeSlackAPI, **options: str) -> None:
         self.api, self.engine, self.admin = api, FakeEngine(), FakeAdmin()
         self.store = Store(f"sqlite:///{tmp / 'bot.db'}")
         self.router = Router(self.store, self.engine, admin=self.admin,
                              admins={"slack": frozenset({ADMIN})})
         self.adapter = SlackAdapter(self.router, AnswerPool(2, 8, 30), bot_token="xoxb-test",
                                     signing_secret=SECRET, mode="http", host="127.0.0.1",
-                                    port=0, api_url=api.url, prompts=("How do refunds work?",))
+                                    port=0, api_url=api.url, prompts=("How do refunds work?",),
+                                    **options)  # type: ignore[arg-type]
         threading.Thread(target=self.adapter.run, daemon=True).start()
         while self.adapter._server is None:
             time.sleep(0.01)
