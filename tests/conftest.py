@@ -22,6 +22,7 @@ import pytest  # noqa: E402
 
 from tests.fakes import FakeChatModel  # noqa: E402
 from tests.helpers import SETTINGS_ENV, copy_corpus  # noqa: E402
+from tests.pg import both_db_url, pg_server, pg_url  # noqa: E402, F401 (PostgreSQL fixtures)
 
 
 @pytest.fixture(autouse=True)
@@ -57,11 +58,18 @@ def fake_model() -> FakeChatModel:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Any]:
-    """An empty conversation store (SQLite in the test's folder, migrations applied)."""
+def db_url(tmp_path: Path) -> str:
+    """The store's database: SQLite in the test's folder. A module that overrides it with
+    ``both_db_url`` (tests/pg.py) runs its store tests on PostgreSQL too."""
+    return f"sqlite:///{tmp_path / 'bot.db'}"
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Any]:
+    """An empty conversation store (``db_url``, migrations applied)."""
     from bot.storage import Store
 
-    opened = Store(f"sqlite:///{tmp_path / 'bot.db'}")
+    opened = Store(db_url)
     yield opened
     opened.close()
 

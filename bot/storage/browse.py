@@ -65,14 +65,14 @@ class Browse:
         with self.session() as s:
             found = list(s.scalars(query))
             ids = [c.id for c in found]
-            counts = dict(s.execute(select(Message.conversation_id, func.count())
-                                    .where(Message.conversation_id.in_(ids))
-                                    .group_by(Message.conversation_id)).all())
+            counts: dict[int, int] = {cid: n for cid, n in s.execute(
+                select(Message.conversation_id, func.count())
+                .where(Message.conversation_id.in_(ids)).group_by(Message.conversation_id))}
             firsts = select(func.min(Message.id)).where(
                 Message.conversation_id.in_(ids), Message.role == "user").group_by(
                 Message.conversation_id)
-            questions = dict(s.execute(select(Message.conversation_id, Message.text)
-                                       .where(Message.id.in_(firsts))).all())
+            questions: dict[int, str] = {cid: q for cid, q in s.execute(
+                select(Message.conversation_id, Message.text).where(Message.id.in_(firsts)))}
             return [ConversationRow(c.id, c.platform, c.channel, c.user, c.updated_at,
                                     counts.get(c.id, 0), questions.get(c.id, ""))
                     for c in found]
@@ -85,9 +85,10 @@ class Browse:
                 return None
             rows = list(s.scalars(select(Message).where(
                 Message.conversation_id == conversation_id).order_by(Message.id)))
-            votes = dict(s.execute(select(Feedback.message_id, func.sum(Feedback.score))
-                                   .where(Feedback.message_id.in_([m.id for m in rows]))
-                                   .group_by(Feedback.message_id)).all())
+            votes: dict[int, int] = {mid: n for mid, n in s.execute(
+                select(Feedback.message_id, func.sum(Feedback.score))
+                .where(Feedback.message_id.in_([m.id for m in rows]))
+                .group_by(Feedback.message_id))}
             return [{"id": m.id, "role": m.role, "user": m.user, "text": m.text,
                      "sources": m.sources or [], "adapter": m.adapter,
                      "latency_ms": m.latency_ms, "declined": m.declined,
