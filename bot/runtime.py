@@ -12,6 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.backends import make_refresh_lock
 from bot.core.handoff import HandoffService
 from bot.core.limits import AnswerPool, RateLimiter
 from bot.core.router import Router
@@ -22,6 +23,7 @@ from knowledge.errors import RefreshInProgressError, SupportbotError
 from knowledge.folder import REFRESH_RUNNING, IndexFolder
 from knowledge.ingest import discover
 from knowledge.llm import ChatModel, ModelProvider, ModelSpec
+from knowledge.locks import RefreshLock
 from knowledge.prompts import ContextChunk
 
 RAFT_CANDIDATES = 8  # chunks retrieved per training question (oracle + distractors)
@@ -74,9 +76,15 @@ class Runtime:
         return make_embed_model(self.settings.embed_model)
 
     @cached_property
+    def refresh_lock(self) -> RefreshLock:
+        """A PostgreSQL advisory lock when the database is PostgreSQL (every worker on it
+        shares it), else the index folder's lock file."""
+        return make_refresh_lock(self.settings, lambda: self.store.engine)
+
+    @cached_property
     def index_folder(self) -> IndexFolder:
         """The live build's name and manifest and the refresh lock, without loading anything."""
-        return IndexFolder(self.settings.index_dir)
+        return IndexFolder(self.settings.index_dir, self.refresh_lock)
 
     @cached_property
     def kb(self) -> KnowledgeBase:
@@ -86,7 +94,8 @@ class Runtime:
         s = self.settings
         config = IndexConfig(s.embed_model or DEFAULT_NAME, s.chunk_size, s.chunk_overlap)
         return KnowledgeBase(s.index_dir, self.embed_model, config, token_counter(self.embed_model),
-                             quarantine=Quarantine(self.embed_model))
+                             quarantine=Quarantine(self.embed_model),
+                             refresh_lock=self.refresh_lock)
 
     def model_spec(self) -> ModelSpec:
         s = self.settings

@@ -7,28 +7,26 @@ refresh answer in a fraction of a second; ``knowledge.index.KnowledgeBase`` buil
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
-
-from knowledge.errors import IndexMissingError, RefreshInProgressError
+from knowledge.errors import IndexMissingError
+from knowledge.locks import REFRESH_RUNNING, FileRefreshLock, RefreshLock
 
 MANIFEST = "manifest.json"
 LOCK_FILE = "refresh.lock"
-REFRESH_RUNNING = ("A knowledge refresh is already running — wait for it to finish, "
-                   "then retry.")
+__all__ = ["LOCK_FILE", "MANIFEST", "REFRESH_RUNNING", "IndexFolder"]
 
 
 class IndexFolder:
-    """One index folder: ``CURRENT`` names the live build under ``builds/``."""
+    """One index folder: ``CURRENT`` names the live build under ``builds/``. The refresh
+    lock is ``refresh_lock`` (knowledge/locks.py), by default a lock file in the folder."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, refresh_lock: RefreshLock | None = None) -> None:
         self.root = Path(root)
         self.builds = self.root / "builds"
-        self._lock = FileLock(str(self.root / LOCK_FILE))
+        self.refresh_lock = refresh_lock or FileRefreshLock(self.root / LOCK_FILE)
 
     def current_name(self) -> str | None:
         try:
@@ -52,27 +50,10 @@ class IndexFolder:
             return None
         return dict(json.loads((self.builds / name / MANIFEST).read_text()))
 
-    @contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self) -> AbstractContextManager[None]:
         """Hold the refresh lock (re-entrant in one thread); refuse if another holds it."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        try:
-            self._lock.acquire(timeout=0)
-        except Timeout:
-            raise RefreshInProgressError(REFRESH_RUNNING) from None
-        try:
-            yield
-        finally:
-            self._lock.release()
+        return self.refresh_lock.hold()
 
     def is_refreshing(self) -> bool:
         """Whether any process (this one included) is refreshing this index now."""
-        if not (self.root / LOCK_FILE).exists():
-            return False  # never locked (and the probe would not create the folder)
-        probe = FileLock(str(self.root / LOCK_FILE), thread_local=False, is_singleton=False)
-        try:
-            probe.acquire(timeout=0)
-        except Timeout:
-            return True
-        probe.release()
-        return False
+        return self.refresh_lock.is_held()

@@ -55,6 +55,7 @@ from tqdm import tqdm
 from knowledge.errors import IndexMissingError, SourceError
 from knowledge.folder import MANIFEST, IndexFolder
 from knowledge.ingest import discover, load_documents
+from knowledge.locks import RefreshLock
 from knowledge.quarantine import Quarantine, screen
 
 log = logging.getLogger(__name__)
@@ -204,8 +205,9 @@ class KnowledgeBase(IndexFolder):
 
     def __init__(self, root: Path, embed_model: BaseEmbedding, config: IndexConfig,
                  tokenizer: Callable[[str], list[Any]] | None = None,
-                 quarantine: Quarantine | None = None) -> None:
-        super().__init__(root)
+                 quarantine: Quarantine | None = None,
+                 refresh_lock: RefreshLock | None = None) -> None:
+        super().__init__(root, refresh_lock)
         self.embed_model = embed_model
         self.config = config
         self.tokenizer = tokenizer
