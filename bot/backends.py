@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 from bot.settings import Settings
+from knowledge.errors import ConfigError
 from knowledge.folder import LOCK_FILE
 from knowledge.locks import AdvisoryRefreshLock, FileRefreshLock, RefreshLock
 
@@ -33,3 +35,31 @@ def make_refresh_lock(settings: Settings, engine: Callable[[], Engine]) -> Refre
     if database_backend(settings.db_url) == "postgresql":
         return AdvisoryRefreshLock(engine())
     return FileRefreshLock(settings.index_dir / LOCK_FILE)
+
+
+def vector_store_backend(settings: Settings) -> str:
+    """``faiss`` or ``pgvector`` (``VECTOR_STORE``; auto = pgvector on PostgreSQL)."""
+    on_postgres = database_backend(settings.db_url) == "postgresql"
+    if settings.vector_store == "pgvector" and not on_postgres:
+        raise ConfigError("VECTOR_STORE=pgvector keeps the index in PostgreSQL — set "
+                          "DATABASE_URL to a postgresql+psycopg:// URL, or VECTOR_STORE=faiss.")
+    if settings.vector_store == "auto":
+        return "pgvector" if on_postgres else "faiss"
+    return settings.vector_store
+
+
+def generation_backend(settings: Settings) -> str:
+    """The LLM backend; for ``openai``, with the server's URL (any credentials left out)."""
+    if settings.llm_backend != "openai":
+        return settings.llm_backend
+    url = urlsplit(settings.openai_api_base)
+    if url.username or url.password:  # never show credentials
+        url = url._replace(netloc=url.netloc.rpartition("@")[2])
+    return f"openai @ {urlunsplit(url)}"
+
+
+def backends(settings: Settings) -> dict[str, str]:
+    """What ``supportbot status`` reports: ``database``, ``vector_store``, ``generation``."""
+    return {"database": database_backend(settings.db_url),
+            "vector_store": vector_store_backend(settings),
+            "generation": generation_backend(settings)}

@@ -221,7 +221,9 @@ def feedback_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 @app.command()
 def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """Show the index, model and database in use."""
+    """Show the index, model and backends in use (database, vector store, generation)."""
+    from bot.backends import backends
+
     runtime = get_runtime(ctx)
     manifest = runtime.index_folder.manifest() or {}  # no model or LlamaIndex import
     spec = runtime.model_spec()
@@ -229,14 +231,15 @@ def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         "documents": manifest.get("documents", 0), "chunks": manifest.get("chunks", 0),
         "sources": manifest.get("sources", []), "quarantined": manifest.get("quarantined", 0),
         "model": spec.model or f"{spec.backend}:embedded SmolLM2-135M-Instruct",
-        "adapter": spec.adapter or runtime.registry.active(), "database": runtime.store.safe_url,
+        "adapter": spec.adapter or runtime.registry.active(),
+        **backends(runtime.settings), "database_url": runtime.store.safe_url,
     }
     if as_json:
         emit(data)
         return
     for key, value in data.items():
         shown = ", ".join(value) if isinstance(value, list) else value
-        typer.echo(f"{key:>11}: {shown if shown not in (None, '') else '-'}")
+        typer.echo(f"{key:>12}: {shown if shown not in (None, '') else '-'}")
 
 
 def _register_training() -> None:

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
         Path(".supportbot"), description="Folder holding the database, index and adapters."
     )
     database_url: str = Field("", description="SQLAlchemy URL; empty = SQLite in the home.")
+    vector_store: Literal["auto", "faiss", "pgvector"] = Field(
+        "auto", description="The index: faiss (files in the home) | pgvector (in the PostgreSQL "
+        "DATABASE_URL, shared by every worker); auto = pgvector on PostgreSQL, else faiss.")
 
     llm_backend: LLMBackend = Field("llama_cpp", description="llama_cpp | transformers | openai")
     llm_model: str = Field(

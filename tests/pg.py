@@ -48,9 +48,13 @@ def pg_server() -> Iterator[Any]:
 
 
 def _admin_url(server: Any) -> Any:
-    from sqlalchemy import make_url
+    """The server's ``postgres`` database over its Unix socket, for psycopg 3 (no password:
+    pgserver trusts local connections)."""
+    from sqlalchemy import URL, make_url
 
-    return make_url(server.get_uri()).set(drivername="postgresql+psycopg", password=None)
+    made = make_url(server.get_uri())
+    return URL.create("postgresql+psycopg", username=made.username, database=made.database,
+                      query=made.query)
 
 
 @pytest.fixture

@@ -25,7 +25,8 @@ INGEST_KEYS = {"documents", "chunks", "added", "changed", "deleted", "unchanged"
 ASK_KEYS = {"answer", "sources", "latency_ms", "load_ms", "model", "adapter", "verified",
             "message_id"}
 SOURCE_KEYS = {"id", "source", "title", "score", "text"}
-STATUS_KEYS = {"documents", "chunks", "sources", "quarantined", "model", "adapter", "database"}
+STATUS_KEYS = {"documents", "chunks", "sources", "quarantined", "model", "adapter", "database",
+               "vector_store", "generation", "database_url"}
 
 
 def run_main(*args: str, build: Any = None) -> tuple[int, str, str]:
@@ -84,7 +85,9 @@ def test_ingest_and_status_json(cli_models: Any, corpus: Path, home: Path) -> No
     assert info["sources"] == [str(corpus.resolve())]
     assert info["model"] == "llama_cpp:embedded SmolLM2-135M-Instruct"
     assert info["adapter"] is None
-    assert info["database"] == f"sqlite:///{home / 'supportbot.db'}"
+    assert (info["database"], info["vector_store"], info["generation"]) == (
+        "sqlite", "faiss", "llama_cpp")
+    assert info["database_url"] == f"sqlite:///{home / 'supportbot.db'}"
 
 
 def test_human_readable_ingest_and_status(cli_models: Any, corpus: Path) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -59,3 +60,20 @@ def test_a_killed_holder_releases_the_lock(make_runtime: Callable[..., Any], pg_
         holder.invalidate()
     finally:
         other.dispose()
+
+
+def test_status_names_the_backends(pg_url: str, home: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    monkeypatch.setenv("LLM_BACKEND", "openai")
+    monkeypatch.setenv("OPENAI_API_BASE", "http://gpu-1:8000/v1")
+    result = CliRunner().invoke(app, ["status", "--json"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert (info["database"], info["vector_store"], info["generation"]) == (
+        "postgresql", "pgvector", "openai @ http://gpu-1:8000/v1")
+    assert info["database_url"].startswith("postgresql+psycopg://postgres@/test_")
