@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -121,6 +122,41 @@ def rollback(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         f"Now serving {active or 'the base model (no adapter)'}.")
 
 
+def server_config(
+    ctx: typer.Context,
+    out: Annotated[Path | None, typer.Option(help="Write the config here (default: print it).")
+                   ] = None,
+    gguf: Annotated[Path | None, typer.Option(
+        help="Base GGUF the adapters were trained on (default: the embedded SmolLM2).")] = None,
+    alias: Annotated[str | None, typer.Option(
+        help="Name the base model is served under (default: LLM_MODEL, else 'base').")] = None,
+    host: Annotated[str, typer.Option(help="Address the server listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    threads: Annotated[int, typer.Option(min=0, help="CPU threads; 0 = all.")] = 0,
+) -> None:
+    """A llama.cpp server config (python -m llama_cpp.server --config_file FILE) serving the
+    base model and every adapter under its version, for LLM_BACKEND=openai."""
+    from knowledge.llm import embedded_gguf
+    from knowledge.served import llama_server_config
+
+    rt = get_runtime(ctx)
+    base = (gguf or embedded_gguf()).resolve()
+    if not base.is_file():
+        raise InputError(f"--gguf {gguf}: no such file — give the base model's GGUF.")
+    registry = rt.registry
+    adapters = {i.version: registry.gguf(i.version).resolve() for i in registry.list()
+                if registry.gguf(i.version).exists()}
+    config = llama_server_config(base, alias or rt.settings.llm_model or "base", adapters,
+                                 host=host, port=port, threads=threads,
+                                 n_ctx=rt.settings.llm_context_window)
+    if out is None:
+        emit(config)
+        return
+    out.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    typer.echo(f"Wrote {out}: {len(adapters)} adapter(s) besides the base model; serve it "
+               f"with python -m llama_cpp.server --config_file {out}")
+
+
 def export(ctx: typer.Context, out: Annotated[Path, typer.Option(
            help="JSONL file to write (chat-messages format).")] = Path("feedback.jsonl"),
            as_json: JsonOpt = False) -> None:
@@ -188,6 +224,7 @@ def register(app: typer.Typer, feedback_app: typer.Typer) -> None:
     adapters_app.command("list")(list_)
     adapters_app.command()(promote)
     adapters_app.command()(rollback)
+    adapters_app.command("server-config")(server_config)
     feedback_app.command("export")(export)
     app.add_typer(adapters_app, name="adapters")
 

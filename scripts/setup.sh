@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv and install supportbot (and, with "dev", the test tools). Idempotent.
+# Create .venv and install supportbot (and, with "dev", the test tools; with "server",
+# llama-cpp-python's OpenAI-compatible server for LLM_BACKEND=openai, deploy/README.md). Idempotent.
 # torch is pinned in pyproject.toml to the CPU build; llama-cpp-python compiles from source the
 # first time (5-15 minutes on 2 cores) and pip caches the wheel, so later runs take seconds.
 set -euo pipefail
@@ -7,6 +8,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 extra=""
 [ "${1:-}" = "dev" ] && extra="[dev]"
+[ "${1:-}" = "server" ] && extra="[server]"
 step() { printf 'setup: %s\n' "$*" >&2; }
 
 if [ ! -x .venv/bin/python ]; then
