@@ -6,16 +6,19 @@ PostgreSQL ``DATABASE_URL`` the state every worker shares lives in the database 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from bot.settings import Settings
 from knowledge.errors import ConfigError
-from knowledge.folder import LOCK_FILE
+from knowledge.folder import LOCK_FILE, IndexFolder
 from knowledge.locks import AdvisoryRefreshLock, FileRefreshLock, RefreshLock
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+
+    from knowledge.index import IndexConfig, KnowledgeBase
+    from knowledge.quarantine import Quarantine
 
 
 def database_backend(url: str) -> str:
@@ -63,3 +66,30 @@ def backends(settings: Settings) -> dict[str, str]:
     return {"database": database_backend(settings.db_url),
             "vector_store": vector_store_backend(settings),
             "generation": generation_backend(settings)}
+
+
+def make_index_folder(settings: Settings, engine: Callable[[], Engine],
+                      lock: RefreshLock) -> IndexFolder:
+    """The index's cheap side (live version, manifest, lock): no LlamaIndex, no model."""
+    if vector_store_backend(settings) == "pgvector":
+        from knowledge.pgfolder import PgIndexFolder
+
+        return PgIndexFolder(settings.index_dir, engine(), lock)
+    return IndexFolder(settings.index_dir, lock)
+
+
+def make_knowledge_base(settings: Settings, engine: Callable[[], Engine], embed_model: Any,
+                        config: IndexConfig, quarantine: Quarantine,
+                        lock: RefreshLock) -> KnowledgeBase:
+    """The index: FAISS files under the home, or pgvector tables in the database."""
+    from knowledge.embed import token_counter
+
+    if vector_store_backend(settings) == "pgvector":
+        from knowledge.pgindex import PgKnowledgeBase
+
+        return PgKnowledgeBase(settings.index_dir, engine(), embed_model, config,
+                               token_counter(embed_model), quarantine, lock)
+    from knowledge.index import KnowledgeBase
+
+    return KnowledgeBase(settings.index_dir, embed_model, config, token_counter(embed_model),
+                         quarantine=quarantine, refresh_lock=lock)

@@ -12,13 +12,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.backends import make_refresh_lock
+from bot.backends import make_index_folder, make_knowledge_base, make_refresh_lock
 from bot.core.handoff import HandoffService
 from bot.core.limits import AnswerPool, RateLimiter
 from bot.core.router import Router
 from bot.settings import Settings
 from bot.storage import Store
-from knowledge.embed import DEFAULT_NAME, make_embed_model, token_counter
+from knowledge.embed import DEFAULT_NAME, make_embed_model
 from knowledge.errors import RefreshInProgressError, SupportbotError
 from knowledge.folder import REFRESH_RUNNING, IndexFolder
 from knowledge.ingest import discover
@@ -84,18 +84,18 @@ class Runtime:
     @cached_property
     def index_folder(self) -> IndexFolder:
         """The live build's name and manifest and the refresh lock, without loading anything."""
-        return IndexFolder(self.settings.index_dir, self.refresh_lock)
+        return make_index_folder(self.settings, lambda: self.store.engine, self.refresh_lock)
 
     @cached_property
     def kb(self) -> KnowledgeBase:
-        from knowledge.index import IndexConfig, KnowledgeBase
+        """FAISS files under the home, or pgvector tables in the database (VECTOR_STORE)."""
+        from knowledge.index import IndexConfig
         from knowledge.quarantine import Quarantine
 
         s = self.settings
         config = IndexConfig(s.embed_model or DEFAULT_NAME, s.chunk_size, s.chunk_overlap)
-        return KnowledgeBase(s.index_dir, self.embed_model, config, token_counter(self.embed_model),
-                             quarantine=Quarantine(self.embed_model),
-                             refresh_lock=self.refresh_lock)
+        return make_knowledge_base(s, lambda: self.store.engine, self.embed_model, config,
+                                   Quarantine(self.embed_model), self.refresh_lock)
 
     def model_spec(self) -> ModelSpec:
         s = self.settings
@@ -310,6 +310,8 @@ class Runtime:
     def close(self) -> None:
         if "pool" in self.__dict__:
             self.pool.shutdown()
+        if "kb" in self.__dict__:
+            self.kb.close()
         if "store" in self.__dict__:
             self.store.close()
 

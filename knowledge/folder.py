@@ -57,3 +57,6 @@ class IndexFolder:
     def is_refreshing(self) -> bool:
         """Whether any process (this one included) is refreshing this index now."""
         return self.refresh_lock.is_held()
+
+    def close(self) -> None:
+        """Release what the index holds open (nothing, for files)."""

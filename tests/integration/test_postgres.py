@@ -77,3 +77,19 @@ def test_status_names_the_backends(pg_url: str, home: Path,
     assert (info["database"], info["vector_store"], info["generation"]) == (
         "postgresql", "pgvector", "openai @ http://gpu-1:8000/v1")
     assert info["database_url"].startswith("postgresql+psycopg://postgres@/test_")
+
+
+def test_workers_share_the_index_in_the_database(
+    make_runtime: Callable[..., Any], pg_url: str, tmp_path: Path, home: Path, corpus: Path
+) -> None:
+    from knowledge.pgindex import PgKnowledgeBase
+
+    first, second = workers(make_runtime, pg_url, tmp_path)
+    assert first.index_folder.manifest() is None
+    first.refresh([corpus], kind="ingest")
+    assert isinstance(second.kb, PgKnowledgeBase)
+    assert second.index_folder.manifest()["documents"] == 4  # read from the database
+    hits = second.engine.retriever().retrieve("How do I turn on two-factor authentication?").hits
+    assert hits[0].node.metadata["source"] == "two-factor-authentication.md"
+    assert not (home / "index").exists()  # nothing of the index on the refreshing worker's disk
+    assert [r.status for r in second.store.refresh_runs()] == ["succeeded"]

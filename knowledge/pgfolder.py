@@ -1,0 +1,102 @@
+"""The pgvector index's cheap side: which version is live and its manifest, in PostgreSQL.
+
+``VECTOR_STORE=pgvector`` keeps the index in the database every worker shares (issue 27):
+each version's chunks in a table of its own (``data_kb_<version>``, LlamaIndex's
+``PGVectorStore``), and two small tables here:
+
+    kb_versions   one row per version: status (building | ready), manifest, document hashes
+    kb_live       one row: the live version's name
+
+A refresh records its version as ``building``, fills its table, then in one transaction marks
+it ``ready`` and points ``kb_live`` at it; a refresh killed midway leaves ``kb_live`` on the
+old version, and the next refresh drops the leftover. Every worker reads ``kb_live`` before a
+question (one indexed row), so a refresh by any worker is served by all from their next
+question. Nothing here imports LlamaIndex or a model (``supportbot status`` stays quick).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    func,
+    select,
+)
+from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+from knowledge.folder import IndexFolder
+from knowledge.locks import RefreshLock
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+LIVE_SLOT = 1
+metadata = MetaData()
+versions = Table(
+    "kb_versions", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("status", String(16), nullable=False),  # building | ready
+    Column("manifest", JSON),
+    Column("doc_hashes", JSON),  # document id → content hash: unchanged ones are not re-embedded
+    Column("quarantine", JSON),  # the build's quarantine.json (knowledge/quarantine.py)
+    Column("created_at", DateTime(timezone=True), server_default=func.now()),
+)
+live = Table(
+    "kb_live", metadata,
+    Column("slot", Integer, primary_key=True),
+    Column("name", String(64), ForeignKey("kb_versions.name"), nullable=False),
+)
+
+
+def vector_table(name: str) -> str:
+    """The LlamaIndex ``table_name`` of version ``name`` (PGVectorStore prefixes ``data_``)."""
+    return f"kb_{name}"
+
+
+class PgIndexFolder(IndexFolder):
+    """``IndexFolder``'s reading side from PostgreSQL. ``root`` stays a local folder only for
+    what is not shared yet (the quarantine's released.json)."""
+
+    def __init__(self, root: Path, engine: Engine, refresh_lock: RefreshLock | None = None
+                 ) -> None:
+        super().__init__(root, refresh_lock)
+        self.engine = engine
+        self._tables_made = False
+
+    def ensure_tables(self) -> None:
+        if self._tables_made:
+            return
+        try:
+            metadata.create_all(self.engine, checkfirst=True)
+        except (IntegrityError, ProgrammingError):  # another worker made them meanwhile
+            metadata.create_all(self.engine, checkfirst=True)
+        self._tables_made = True
+
+    def current_name(self) -> str | None:
+        row = self._live_row(versions.c.name)
+        return None if row is None else str(row[0])
+
+    def manifest(self) -> dict[str, Any] | None:
+        row = self._live_row(versions.c.manifest)
+        return None if row is None else dict(row[0] or {})
+
+    def live_version(self) -> dict[str, Any] | None:
+        """The live version's row (name, manifest, doc_hashes, quarantine)."""
+        row = self._live_row(versions.c.name, versions.c.manifest, versions.c.doc_hashes,
+                             versions.c.quarantine)
+        return None if row is None else dict(row._mapping)
+
+    def _live_row(self, *columns: Any) -> Any:
+        self.ensure_tables()
+        with self.engine.connect() as conn:
+            return conn.execute(select(*columns).join(live, live.c.name == versions.c.name)
+                                .where(live.c.slot == LIVE_SLOT)).first()
