@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from knowledge.errors import ConfigError
@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     vector_store: Literal["auto", "faiss", "pgvector"] = Field(
         "auto", description="The index: faiss (files in the home) | pgvector (in the PostgreSQL "
         "DATABASE_URL, shared by every worker); auto = pgvector on PostgreSQL, else faiss.")
+    adapters_dir: Path = Field(
+        default_factory=lambda data: Path(data["supportbot_home"]) / "adapters",
+        description="The adapter registry's files: a path every worker can read (a shared "
+        "volume); default: adapters/ in the home. Which one is served is in the database.")
 
     llm_backend: LLMBackend = Field("llama_cpp", description="llama_cpp | transformers | openai")
     llm_model: str = Field(
@@ -138,6 +142,14 @@ class Settings(BaseSettings):
     web_secure_cookies: bool = Field(
         False, description="Send session cookies over HTTPS only (set behind TLS).")
 
+    @field_validator("adapters_dir", mode="before")
+    @classmethod
+    def _adapters_in_home(cls, value: object, info: ValidationInfo) -> object:
+        """``ADAPTERS_DIR=`` (as in .env.example): adapters/ in the home."""
+        if value == "":
+            return Path(info.data.get("supportbot_home", ".supportbot")) / "adapters"
+        return value
+
     @field_validator("chunk_overlap")
     @classmethod
     def _overlap_below_size(cls, value: int, info: object) -> int:
@@ -183,10 +195,6 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.supportbot_home / "index"
-
-    @property
-    def adapters_dir(self) -> Path:
-        return self.supportbot_home / "adapters"
 
 
 def load_settings(**overrides: object) -> Settings:

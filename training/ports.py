@@ -56,8 +56,12 @@ class TrainingStore(Protocol):
     def update_training_run(self, version: str, **fields: Any) -> None: ...
 
     def activate_training_run(self, version: str | None) -> None:
-        """Mark ``version`` active (promoted now) and every other active run retired;
-        ``None`` retires them all."""
+        """Mark ``version`` active (promoted now; a version without a run gets one) and every
+        other active run retired; ``None`` retires them all."""
+
+    def active_training_run(self) -> str | None:
+        """The active run's version: the promoted adapter every worker serves (``None``:
+        the base model)."""
 
     def promoted_versions(self, exclude: str | None = None) -> list[str]:
         """Versions ever promoted, the latest promotion first."""

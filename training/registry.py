@@ -1,10 +1,13 @@
 """The adapter registry: versioned adapters on disk, a row per run, one active adapter.
 
     adapters/<version>/   PEFT files, adapter.gguf, train_config.json, metrics.json
-    adapters/ACTIVE       the serving version (replaced atomically; absent = base model)
+                          (``ADAPTERS_DIR``: a path every worker can read)
+    training_runs         a row per version; the one with status ``active`` is served (none:
+                          the base model)
 
-Serving processes read ``ACTIVE`` before each answer, so a promotion (or rollback) is picked up
-without a restart.
+The active version is the database's (``TrainingStore``), not a file: serving processes read
+it before each answer, so a promotion (or rollback) by any worker or command on the database
+is picked up by every worker without a restart.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from knowledge.errors import InputError
 from training.ports import TrainingStore
 
 GGUF_NAME = "adapter.gguf"
+LEGACY_POINTER = "ACTIVE"  # where the active version was kept before it moved to the database
 # The adapter a fresh home serves (``AdapterRegistry.install``): built by the project's own
 # ``supportbot train`` on the sample knowledge base, its provenance.json beside it.
 SHIPPED = Path(__file__).parent / "shipped"
@@ -51,11 +55,19 @@ class AdapterRegistry:
         return self.path(version) / GGUF_NAME
 
     def active(self) -> str | None:
-        try:
-            version = (self.root / "ACTIVE").read_text().strip()
-        except FileNotFoundError:
-            return None
+        """The promoted version whose files are here (``None``: the base model)."""
+        version = self.store.active_training_run()
+        if version is None and (self.root / LEGACY_POINTER).exists():
+            version = self._adopt_pointer()
         return version if version and self.gguf(version).exists() else None
+
+    def _adopt_pointer(self) -> str | None:
+        """A registry from before the database kept the active version: adopt its file."""
+        version = (self.root / LEGACY_POINTER).read_text().strip()
+        if version and self.gguf(version).exists():
+            self.store.activate_training_run(version)
+        (self.root / LEGACY_POINTER).unlink(missing_ok=True)
+        return version or None
 
     def new_version(self, requested_by: str = "cli") -> str:
         """Reserve a version name and its row (status ``training``)."""
@@ -75,14 +87,12 @@ class AdapterRegistry:
             (self.path(version) / "metrics.json").write_text(json.dumps(report, indent=2))
 
     def promote(self, version: str) -> None:
-        """Make ``version`` the serving adapter (atomic pointer swap)."""
+        """Make ``version`` the serving adapter (one transaction in the database)."""
         if not self.gguf(version).exists():
             known = ", ".join(i.version for i in self.list()) or "none yet"
             raise InputError(f"No adapter {version!r} — known versions: {known}.")
-        pointer = self.root / "ACTIVE.tmp"
-        pointer.write_text(version)
-        os.replace(pointer, self.root / "ACTIVE")
         self.store.activate_training_run(version)
+        (self.root / LEGACY_POINTER).unlink(missing_ok=True)
 
     def rollback(self) -> str | None:
         """Serve the adapter promoted before the current one (``None`` = the base model)."""
@@ -92,8 +102,8 @@ class AdapterRegistry:
         if target is not None:
             self.promote(target)
             return target
-        (self.root / "ACTIVE").unlink(missing_ok=True)
         self.store.activate_training_run(None)
+        (self.root / LEGACY_POINTER).unlink(missing_ok=True)
         return None
 
     def install(self, folder: Path) -> str | None:

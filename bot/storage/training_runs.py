@@ -38,8 +38,15 @@ class TrainingRuns:
             if version is None:
                 return
             run = s.scalar(select(TrainingRun).filter_by(version=version))
-            if run is not None:
-                run.status, run.promoted_at = "active", utcnow()
+            if run is None:  # an adapter folder copied into the registry by hand
+                run = TrainingRun(version=version, requested_by="promote")
+                s.add(run)
+            run.status, run.promoted_at = "active", utcnow()
+
+    def active_training_run(self) -> str | None:
+        with self.session() as s:  # the latest promotion, should two have raced
+            return s.scalar(select(TrainingRun.version).filter_by(status="active")
+                            .order_by(TrainingRun.promoted_at.desc()).limit(1))
 
     def promoted_versions(self, exclude: str | None = None) -> list[str]:
         with self.session() as s:

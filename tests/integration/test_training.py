@@ -158,7 +158,11 @@ def test_cli_promote_builds_the_merged_model_before_the_swap(
     code, out, _ = run_main("adapters", "promote", "v-test", "--json")
     assert code == 0 and one_json_object(out) == {"active": "v-test"}
     assert len(list((home / "models").glob("*+lora-*.q8_0.gguf"))) == 1
-    assert (home / "adapters" / "ACTIVE").read_text() == "v-test"
+    from bot.storage import Store
+
+    store = Store(f"sqlite:///{home / 'supportbot.db'}")  # the database says what is served
+    assert store.active_training_run() == "v-test"
+    store.close()
 
 
 def test_promotion_is_picked_up_by_a_running_provider(trained: Trained, tmp_path: Path) -> None:

@@ -1,0 +1,76 @@
+"""What every worker on one PostgreSQL shares (issue 27), on a real PostgreSQL 16 with pgvector
+(tests/pg.py): the promoted adapter (its files on a path every worker reads), the rate-limit
+budget, and the quarantine of the live pgvector index with its released passages."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.runtime import Runtime
+from bot.settings import load_settings
+from tests.fakes import FakeChatModel
+from training.registry import SHIPPED
+
+QUESTION = "How do I turn on two-factor authentication?"
+LOADED: dict[int, list[str]] = {}  # id(runtime) → the adapter file of each model it loaded
+
+
+@pytest.fixture
+def make_worker(pg_url: str, tmp_path: Path, embed_model: Any
+                ) -> Iterator[Callable[..., Runtime]]:
+    """Runtimes on one database, each with a home of its own (as on two machines) and one
+    shared adapters folder; their chat model is the fake (``LOADED`` lists what each loads)."""
+    made: list[Runtime] = []
+
+    def make(**overrides: Any) -> Runtime:
+        settings = load_settings(database_url=pg_url, adapters_dir=tmp_path / "shared-adapters",
+                                 supportbot_home=tmp_path / f"worker-{len(made)}", **overrides)
+        loaded: list[str] = []
+
+        def load(spec: Any) -> Any:  # a ChatModel
+            loaded.append(spec.adapter)
+            return FakeChatModel()
+
+        made.append(Runtime(settings, embed_model=embed_model, chat_loader=load))
+        LOADED[id(made[-1])] = loaded
+        return made[-1]
+
+    yield make
+    for runtime in made:
+        runtime.close()
+
+
+def test_a_promotion_by_one_worker_is_served_by_the_other_from_its_next_question(
+    make_worker: Callable[..., Runtime], corpus: Path
+) -> None:
+    first, second = make_worker(), make_worker()
+    first.refresh([corpus], kind="ingest")
+    assert second.engine.answer(QUESTION).adapter is None  # the base model
+    version = first.registry.install(SHIPPED)
+    assert version is not None
+    assert second.registry.active() == version
+    assert second.engine.answer(QUESTION).adapter == version
+    assert LOADED[id(second)][-1] == str(  # the shared folder's file
+        second.settings.adapters_dir / version / "adapter.gguf")
+    assert not (second.settings.supportbot_home / "adapters").exists()
+    assert first.registry.rollback() is None
+    assert second.engine.answer(QUESTION).adapter is None
+    assert [(i.version, i.status, i.active) for i in second.registry.list()] == [
+        (version, "retired", False)]
+
+
+def test_a_registry_from_before_adopts_its_active_file(make_worker: Callable[..., Runtime]
+                                                       ) -> None:
+    runtime = make_worker()
+    folder = runtime.settings.adapters_dir / "v-copied"
+    folder.mkdir(parents=True)
+    shutil.copy(SHIPPED / "adapter.gguf", folder / "adapter.gguf")  # no run recorded for it
+    (runtime.settings.adapters_dir / "ACTIVE").write_text("v-copied")
+    assert runtime.registry.active() == "v-copied"
+    assert not (runtime.settings.adapters_dir / "ACTIVE").exists()
+    assert make_worker().registry.active() == "v-copied"  # in the database now
