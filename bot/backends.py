@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from bot.core.limits import RateLimiter
 from bot.settings import Settings
 from knowledge.errors import ConfigError
 from knowledge.folder import LOCK_FILE, IndexFolder
@@ -38,6 +39,17 @@ def make_refresh_lock(settings: Settings, engine: Callable[[], Engine]) -> Refre
     if database_backend(settings.db_url) == "postgresql":
         return AdvisoryRefreshLock(engine())
     return FileRefreshLock(settings.index_dir / LOCK_FILE)
+
+
+def make_rate_limiter(settings: Settings, engine: Callable[[], Engine]) -> RateLimiter:
+    """``RATE_LIMIT_PER_MINUTE`` per user: counted in PostgreSQL when the database is (every
+    worker on it shares each user's budget), else in this process."""
+    limit = settings.rate_limit_per_minute
+    if limit and database_backend(settings.db_url) == "postgresql":
+        from bot.storage.ratelimits import PgRateCounter
+
+        return RateLimiter(limit, counter=PgRateCounter(engine()))
+    return RateLimiter(limit)
 
 
 def vector_store_backend(settings: Settings) -> str:

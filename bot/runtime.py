@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.backends import make_index_folder, make_knowledge_base, make_refresh_lock
 from bot.core.handoff import HandoffService
-from bot.core.limits import AnswerPool, RateLimiter
+from bot.core.limits import AnswerPool
 from bot.core.router import Router
 from bot.settings import Settings
 from bot.storage import Store
@@ -154,10 +154,13 @@ class Runtime:
 
     @cached_property
     def router(self) -> Router:
+        from bot.backends import make_rate_limiter  # counted in the database on PostgreSQL
+
         s = self.settings
         return Router(
             self.store, self.engine, s.history_turns, s.max_question_chars,
-            reactions=s.reaction_scores(), limiter=RateLimiter(s.rate_limit_per_minute),
+            reactions=s.reaction_scores(),
+            limiter=make_rate_limiter(s, lambda: self.store.engine),
             admin=KnowledgeAdmin(self),
             admins={p: s.admin_ids(p) for p in ("slack", "discord")},
             handoffs=self.handoffs,

@@ -7,20 +7,35 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Protocol
+
+
+class RateCounter(Protocol):
+    """Events counted where every worker sees them (``bot.storage.ratelimits`` on PostgreSQL),
+    so the workers on one database share each user's budget."""
+
+    def admit(self, key: str, limit: int, window: float) -> bool:
+        """Record an event for ``key`` unless ``limit`` were recorded in the last ``window``
+        seconds; whether it was recorded."""
+        ...
 
 
 class RateLimiter:
-    """At most ``limit`` events per user in any ``window`` seconds (sliding window)."""
+    """At most ``limit`` events per user in any ``window`` seconds (sliding window), counted
+    in this process, or by ``counter`` when one is given (shared by many processes)."""
 
     def __init__(self, limit: int, window: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit, self.window, self.clock = limit, window, clock
+                 clock: Callable[[], float] = time.monotonic,
+                 counter: RateCounter | None = None) -> None:
+        self.limit, self.window, self.clock, self.counter = limit, window, clock, counter
         self._events: dict[str, deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
 
     def allow(self, user: str) -> bool:
         if self.limit <= 0:
             return True
+        if self.counter is not None:
+            return self.counter.admit(user, self.limit, self.window)
         now = self.clock()
         with self._lock:
             events = self._events[user]

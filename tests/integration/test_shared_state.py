@@ -74,3 +74,38 @@ def test_a_registry_from_before_adopts_its_active_file(make_worker: Callable[...
     assert runtime.registry.active() == "v-copied"
     assert not (runtime.settings.adapters_dir / "ACTIVE").exists()
     assert make_worker().registry.active() == "v-copied"  # in the database now
+
+
+def test_workers_on_one_database_share_each_users_rate_limit(
+    make_worker: Callable[..., Runtime], pg_url: str
+) -> None:
+    from sqlalchemy import create_engine, text
+
+    first = make_worker(rate_limit_per_minute=3).router.limiter
+    second = make_worker(rate_limit_per_minute=3).router.limiter
+    assert first.counter is not None  # counted in PostgreSQL
+    assert [first.allow("slack:U1"), second.allow("slack:U1"), first.allow("slack:U1")] == [
+        True, True, True]
+    assert not second.allow("slack:U1") and not first.allow("slack:U1")
+    assert second.allow("slack:U2")  # another user's budget
+    engine = create_engine(pg_url)
+    try:
+        with engine.begin() as conn:  # a minute passes for U1's questions
+            conn.execute(text("UPDATE rate_events SET at = at - interval '61 seconds' "
+                              "WHERE key = 'slack:U1'"))
+        assert second.allow("slack:U1")
+        with engine.connect() as conn:  # the expired ones are gone
+            assert conn.execute(text("SELECT count(*) FROM rate_events")).scalar() == 2
+    finally:
+        engine.dispose()
+
+
+def test_a_single_serve_on_sqlite_counts_in_memory() -> None:
+    from bot.backends import make_rate_limiter
+
+    def no_database() -> Any:
+        raise AssertionError("SQLite's limiter needs no database")
+
+    limiter = make_rate_limiter(load_settings(rate_limit_per_minute=1), no_database)
+    assert limiter.counter is None
+    assert limiter.allow("web:a") and not limiter.allow("web:a")
