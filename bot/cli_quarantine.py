@@ -1,8 +1,9 @@
 """``supportbot quarantine list|release`` (registered on the main app).
 
 Passages written to the assistant rather than the reader are kept out of the index at ingest
-(knowledge/quarantine.py). Listing reads the live build's ``quarantine.json`` and loads no
-model; releasing is an admin decision: the ids are remembered in the index folder and the
+(knowledge/quarantine.py). Listing reads the live build's quarantine (its ``quarantine.json``,
+or the live pgvector version's row) and loads no model; releasing is an admin decision: the ids
+are remembered in the index folder (pgvector: in the database, for every worker) and the
 knowledge is refreshed at once, so the released passages are answered from right away.
 """
 
@@ -25,9 +26,7 @@ def list_(ctx: typer.Context, show_all: Annotated[bool, typer.Option(
               "--all", help="Also list released passages.")] = False,
           as_json: JsonOpt = False) -> None:
     """Every quarantined passage: id, file, reason and text."""
-    from knowledge.quarantine import listed
-
-    passages = listed(get_runtime(ctx).settings.index_dir, include_released=show_all)
+    passages = get_runtime(ctx).index_folder.quarantined(include_released=show_all)
     if as_json:
         emit({"quarantined": [p.as_dict() for p in passages], "count": len(passages)})
         return
@@ -46,18 +45,15 @@ def release(ctx: typer.Context,
                                                      show_default=False)],
             as_json: JsonOpt = False) -> None:
     """Let passages back into the index (they are indexed at once, by a refresh)."""
-    from knowledge.quarantine import listed
-    from knowledge.quarantine import release as remember
-
     runtime = get_runtime(ctx)
-    known = {p.id: p for p in listed(runtime.settings.index_dir, include_released=True)}
+    known = {p.id: p for p in runtime.index_folder.quarantined(include_released=True)}
     unknown = [i for i in ids if i not in known]
     if unknown:
         raise InputError(f"{', '.join(unknown)}: no quarantined passage has this id — see "
                          "`supportbot quarantine list`.")
     chosen = [known[i] for i in dict.fromkeys(ids)]
     user = _user()
-    remember(runtime.settings.index_dir, chosen, by=f"cli:{user}")
+    runtime.index_folder.release(chosen, by=f"cli:{user}")
     runtime.store.record_admin_action("cli", user, "quarantine release", True)
     stats = _apply(runtime, [p.id for p in chosen])
     data = {"released": [p.id for p in chosen], "refresh": stats.as_dict()}

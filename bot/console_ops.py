@@ -16,13 +16,11 @@ class RuntimeOps:
         self.runtime = runtime
 
     def knowledge(self) -> dict[str, Any]:
-        from knowledge.quarantine import listed
-
         manifest = self.runtime.kb.manifest() or {}
         runs = [{"id": r.id, "kind": r.kind, "status": r.status, "requested_by": r.requested_by,
                  "started_at": r.started_at.isoformat() if r.started_at else None,
                  "error": r.error or ""} for r in self.runtime.store.refresh_runs(limit=20)]
-        passages = listed(self.runtime.settings.index_dir, include_released=True)
+        passages = self.runtime.index_folder.quarantined(include_released=True)
         return {"documents": manifest.get("documents", 0), "chunks": manifest.get("chunks", 0),
                 "sources": manifest.get("sources", []), "runs": runs,
                 "quarantined": [p.as_dict() for p in passages]}
@@ -36,14 +34,13 @@ class RuntimeOps:
             kb.progress = None
 
     def release(self, ids: list[str], requested_by: str) -> str:
-        from knowledge.quarantine import listed, release
-
-        known = {p.id: p for p in listed(self.runtime.settings.index_dir, include_released=True)}
+        folder = self.runtime.index_folder
+        known = {p.id: p for p in folder.quarantined(include_released=True)}
         unknown = [i for i in ids if i not in known]
         if unknown or not ids:
             raise InputError(f"{', '.join(unknown) or 'nothing'}: no quarantined passage has "
                              "this id — pick one from the list")
-        release(self.runtime.settings.index_dir, [known[i] for i in ids], by=requested_by)
+        folder.release([known[i] for i in ids], by=requested_by)
         return KnowledgeAdmin(self.runtime).refresh(requested_by)
 
     def adapters(self) -> list[dict[str, Any]]:

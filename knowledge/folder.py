@@ -7,12 +7,15 @@ refresh answer in a fraction of a second; ``knowledge.index.KnowledgeBase`` buil
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from knowledge import quarantine
 from knowledge.errors import IndexMissingError
 from knowledge.locks import REFRESH_RUNNING, FileRefreshLock, RefreshLock
+from knowledge.quarantine import QuarantinedPassage
 
 MANIFEST = "manifest.json"
 LOCK_FILE = "refresh.lock"
@@ -57,6 +60,18 @@ class IndexFolder:
     def is_refreshing(self) -> bool:
         """Whether any process (this one included) is refreshing this index now."""
         return self.refresh_lock.is_held()
+
+    def quarantined(self, include_released: bool = False) -> list[QuarantinedPassage]:
+        """The live build's quarantined passages (``supportbot quarantine list``)."""
+        return quarantine.listed(self.root, include_released)
+
+    def released_ids(self) -> set[str]:
+        """The passages an admin let back in: the next build indexes them."""
+        return quarantine.released_ids(self.root)
+
+    def release(self, passages: Sequence[QuarantinedPassage], by: str) -> None:
+        """Remember ``passages`` as released (``supportbot quarantine release``)."""
+        quarantine.release(self.root, passages, by)
 
     def close(self) -> None:
         """Release what the index holds open (nothing, for files)."""

@@ -6,6 +6,8 @@ each version's chunks in a table of its own (``data_kb_<version>``, LlamaIndex's
 
     kb_versions   one row per version: status (building | ready), manifest, document hashes
     kb_live       one row: the live version's name
+    kb_released   the quarantined passages an admin let back in (``supportbot quarantine
+                  release``), for every worker's next refresh
 
 A refresh records its version as ``building``, fills its table, then in one transaction marks
 it ``ready`` and points ``kb_live`` at it; a refresh killed midway leaves ``kb_live`` on the
@@ -16,6 +18,7 @@ question. Nothing here imports LlamaIndex or a model (``supportbot status`` stay
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,13 +31,16 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     func,
     select,
 )
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from knowledge.folder import IndexFolder
 from knowledge.locks import RefreshLock
+from knowledge.quarantine import QuarantinedPassage, passages_in
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -55,6 +61,14 @@ live = Table(
     Column("slot", Integer, primary_key=True),
     Column("name", String(64), ForeignKey("kb_versions.name"), nullable=False),
 )
+released = Table(
+    "kb_released", metadata,
+    Column("id", String(32), primary_key=True),  # knowledge.quarantine.passage_id
+    Column("source", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("released_by", String(200), nullable=False),
+    Column("released_at", DateTime(timezone=True), server_default=func.now()),
+)
 
 
 def vector_table(name: str) -> str:
@@ -63,8 +77,8 @@ def vector_table(name: str) -> str:
 
 
 class PgIndexFolder(IndexFolder):
-    """``IndexFolder``'s reading side from PostgreSQL. ``root`` stays a local folder only for
-    what is not shared yet (the quarantine's released.json)."""
+    """``IndexFolder``'s reading side from PostgreSQL, the quarantine included: nothing of
+    it is on this worker's disk (``root`` is not written)."""
 
     def __init__(self, root: Path, engine: Engine, refresh_lock: RefreshLock | None = None
                  ) -> None:
@@ -94,6 +108,23 @@ class PgIndexFolder(IndexFolder):
         row = self._live_row(versions.c.name, versions.c.manifest, versions.c.doc_hashes,
                              versions.c.quarantine)
         return None if row is None else dict(row._mapping)
+
+    def quarantined(self, include_released: bool = False) -> list[QuarantinedPassage]:
+        row = self._live_row(versions.c.quarantine)
+        return passages_in(dict(row[0] or {}) if row is not None else {}, include_released)
+
+    def released_ids(self) -> set[str]:
+        self.ensure_tables()
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(released.c.id)).scalars())
+
+    def release(self, passages: Sequence[QuarantinedPassage], by: str) -> None:
+        self.ensure_tables()
+        rows = [{"id": p.id, "source": p.source, "reason": p.reason, "released_by": by}
+                for p in passages]
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(insert(released).values(rows).on_conflict_do_nothing())
 
     def _live_row(self, *columns: Any) -> Any:
         self.ensure_tables()

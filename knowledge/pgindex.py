@@ -38,7 +38,7 @@ from knowledge.index import IndexConfig, KnowledgeBase, LoadedIndex, RefreshStat
 from knowledge.ingest import discover, load_documents
 from knowledge.locks import RefreshLock
 from knowledge.pgfolder import LIVE_SLOT, PgIndexFolder, live, vector_table, versions
-from knowledge.quarantine import Quarantine, Screened, screen
+from knowledge.quarantine import Quarantine, QuarantinedPassage, Screened, screen
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -70,7 +70,7 @@ class PgTextRetriever(BaseRetriever):
 
 class PgKnowledgeBase(KnowledgeBase):
     """``KnowledgeBase`` on PostgreSQL: ``update`` builds a version, ``load`` the live one.
-    ``root`` is used only for the quarantine's released.json (still a local file)."""
+    Nothing is written under ``root``: the quarantine is in the database too."""
 
     def __init__(self, root: Path, engine: Engine, embed_model: BaseEmbedding,
                  config: IndexConfig, tokenizer: Callable[[str], list[Any]] | None = None,
@@ -87,6 +87,15 @@ class PgKnowledgeBase(KnowledgeBase):
 
     def manifest(self) -> dict[str, Any] | None:
         return self.folder.manifest()
+
+    def quarantined(self, include_released: bool = False) -> list[QuarantinedPassage]:
+        return self.folder.quarantined(include_released)
+
+    def released_ids(self) -> set[str]:
+        return self.folder.released_ids()
+
+    def release(self, passages: Sequence[QuarantinedPassage], by: str) -> None:
+        self.folder.release(passages, by)
 
     def load(self) -> LoadedIndex:
         row = self.folder.live_version()
@@ -147,7 +156,8 @@ class PgKnowledgeBase(KnowledgeBase):
         old = dict(previous.get("manifest") or {})
         paths = ([Path(p).resolve() for p in sources] if sources
                  else self._previous_sources(old or None))
-        screened, skipped = self._read(paths, show_progress, on_skip)
+        screened, skipped = self._read(paths, show_progress, on_skip,
+                                       dict(previous.get("quarantine") or {}))
         reuse = (old.get("fingerprint"), old.get("format")) == (self.config.fingerprint(),
                                                                  PG_FORMAT)
         before: dict[str, str] = dict(previous.get("doc_hashes") or {}) if reuse else {}
@@ -194,9 +204,10 @@ class PgKnowledgeBase(KnowledgeBase):
         return dim
 
     def _read(self, paths: list[Path], show_progress: bool,
-              on_skip: Callable[[str, str], None] | None
+              on_skip: Callable[[str, str], None] | None, previous: dict[str, Any]
               ) -> tuple[Screened, tuple[tuple[str, str], ...]]:
-        """The documents to index, screened by the quarantine, and the files skipped."""
+        """The documents to index, screened by the quarantine (``previous``: the live
+        version's, whose scans of unchanged documents are reused), and the files skipped."""
         files = discover(paths)
         read = iter(range(1, len(files) + 1))
         with tqdm(total=len(files), desc="Reading", unit="doc", disable=not show_progress,
@@ -208,7 +219,8 @@ class PgKnowledgeBase(KnowledgeBase):
                 on_skip(file, reason)
         if not loaded.documents:
             raise SourceError("None of the source files could be read — see the warnings above.")
-        screened = screen(self.quarantine, loaded.documents, self.root, None)
+        screened = screen(self.quarantine, loaded.documents, self.root, None,
+                          released=self.folder.released_ids(), previous=previous)
         if not screened.documents:
             raise SourceError(f"Every document was quarantined as instructions to the assistant "
                               f"({screened.files()}) — nothing is left to index; check them.")

@@ -11,7 +11,8 @@ assistant, the whole document is kept out.
 Each quarantined passage has a stable id (hash of the file's path and the passage's text) and
 is listed in the build's ``quarantine.json`` with its file and reason; the build's manifest
 counts them. An admin who decides a passage is genuine releases it: its id is written to
-``released.json`` in the index folder and the passage is indexed from the next build on.
+``released.json`` in the index folder (with the pgvector index: the database's
+``kb_released``, shared by every worker) and the passage is indexed from the next build on.
 ``quarantine.json`` also keeps each document's scan (content hash → findings), so a refresh
 does not scan unchanged documents again. Reading these files needs no model or LlamaIndex.
 """
@@ -89,18 +90,22 @@ class Quarantine:
 
         return f"{VERSION}:{'similarity' if self.similarity else 'cues'}"
 
-    def screen(self, documents: Sequence[Any], root: Path,
-               live: Path | None = None) -> Screened:
-        """Scan ``documents`` (reusing ``live``'s scans of unchanged ones), leave released
-        passages in, and return the documents with the rest taken out."""
-        previous = read_build(live) if live is not None else {}
+    def screen(self, documents: Sequence[Any], root: Path, live: Path | None = None, *,
+               released: set[str] | None = None,
+               previous: dict[str, Any] | None = None) -> Screened:
+        """Scan ``documents`` (reusing the scans of unchanged ones: ``previous``, the live
+        build's quarantine, or ``live``'s file), leave released passages in (``released``,
+        or ``root``'s released.json), and return the documents with the rest taken out."""
+        if previous is None:
+            previous = read_build(live) if live is not None else {}
         reuse = previous.get("documents", {}) if previous.get("detector") == self.fingerprint() \
             else {}
         scans = {doc.doc_id: reuse[doc.doc_id] for doc in documents
                  if reuse.get(doc.doc_id, {}).get("hash") == _hash(doc.text)}
         fresh = [doc for doc in documents if doc.doc_id not in scans]
         scans.update(self._scan(fresh))
-        released = released_ids(root)
+        if released is None:
+            released = released_ids(root)
         out = Screened([], detector=self.fingerprint(), scans=scans)
         for doc in documents:
             kept, passages = _apply(doc, scans[doc.doc_id]["found"], released)
@@ -128,11 +133,13 @@ class Quarantine:
 
 
 def screen(quarantine: Quarantine | None, documents: Sequence[Any], root: Path,
-           live: Path | None) -> Screened:
+           live: Path | None, *, released: set[str] | None = None,
+           previous: dict[str, Any] | None = None) -> Screened:
     """What a build indexes: ``documents`` screened by ``quarantine`` (``None``: as they are);
-    ``live`` is the live build's folder, whose scans of unchanged documents are reused."""
+    ``live`` is the live build's folder, whose scans of unchanged documents are reused (or
+    ``previous``, its quarantine as recorded elsewhere); ``released`` as ``Quarantine.screen``."""
     return Screened(list(documents)) if quarantine is None else quarantine.screen(
-        documents, root, live)
+        documents, root, live, released=released, previous=previous)
 
 
 def _hash(text: str) -> str:
@@ -236,8 +243,13 @@ def read_build(build: Path | None) -> dict[str, Any]:
 
 def listed(root: Path, include_released: bool = False) -> list[QuarantinedPassage]:
     """The live build's quarantined passages (and, if asked, the released ones)."""
-    rows = read_build(live_build(root)).get("passages", [])
-    passages = [QuarantinedPassage(**row) for row in rows]
+    return passages_in(read_build(live_build(root)), include_released)
+
+
+def passages_in(build: dict[str, Any], include_released: bool = False
+                ) -> list[QuarantinedPassage]:
+    """The passages a build's quarantine record lists (``quarantine.json``'s content)."""
+    passages = [QuarantinedPassage(**row) for row in build.get("passages", [])]
     return [p for p in passages if include_released or not p.released]
 
 

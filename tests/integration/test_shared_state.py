@@ -14,6 +14,7 @@ import pytest
 from bot.runtime import Runtime
 from bot.settings import load_settings
 from tests.fakes import FakeChatModel
+from tests.helpers import PLANTED
 from training.registry import SHIPPED
 
 QUESTION = "How do I turn on two-factor authentication?"
@@ -109,3 +110,39 @@ def test_a_single_serve_on_sqlite_counts_in_memory() -> None:
     limiter = make_rate_limiter(load_settings(rate_limit_per_minute=1), no_database)
     assert limiter.counter is None
     assert limiter.allow("web:a") and not limiter.allow("web:a")
+
+
+def test_the_quarantine_of_the_pgvector_index_is_shared(
+    make_worker: Callable[..., Runtime], corpus: Path, embed_model: Any, pg_url: str,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.integration.test_cli import one_json_object, run_main
+    from tests.integration.test_quarantine import PLANTED_FILES, REFUND_NOTE, all_text
+
+    for name in PLANTED_FILES:
+        shutil.copy(PLANTED / name, corpus / name)
+    first = make_worker()
+    assert first.refresh([corpus], kind="ingest").as_dict()["quarantined"] == 3
+    monkeypatch.setenv("DATABASE_URL", pg_url)  # the CLI on another machine
+    monkeypatch.setenv("SUPPORTBOT_HOME", str(tmp_path / "admin-machine"))
+
+    def cli(*args: str) -> dict[str, Any]:
+        code, out, err = run_main(*args, "--json", build=lambda settings: Runtime(
+            settings, embed_model=embed_model))
+        assert code == 0, err
+        return one_json_object(out)
+
+    listing = cli("quarantine", "list")
+    assert listing["count"] == 3 and cli("status")["quarantined"] == 3
+    note = next(r for r in listing["quarantined"] if r["source"] == "refund-window-note.md")
+    assert note["text"].startswith(REFUND_NOTE) and REFUND_NOTE not in all_text(first)
+    assert cli("quarantine", "release", note["id"])["released"] == [note["id"]]
+    assert first.index_folder.released_ids() == {note["id"]}  # in the database
+    assert REFUND_NOTE in all_text(first)  # the release's refresh is live for every worker
+    assert [p.source for p in first.index_folder.quarantined()] == sorted(
+        set(PLANTED_FILES) - {"refund-window-note.md"})
+    assert cli("status")["quarantined"] == 2
+    assert cli("quarantine", "list")["count"] == 2
+    first.refresh()  # a later refresh by any worker keeps it released
+    assert REFUND_NOTE in all_text(first) and len(first.index_folder.quarantined()) == 2
+    assert not list(tmp_path.glob("*/index"))  # no worker keeps any of it on its disk
