@@ -244,6 +244,7 @@ def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 def _register_training() -> None:
     from bot.cli_admin import register as register_admin
+    from bot.cli_gaps import register as register_gaps
     from bot.cli_handoffs import register as register_handoffs
     from bot.cli_quarantine import register as register_quarantine
     from bot.cli_review import register as register_review
@@ -254,8 +255,9 @@ def _register_training() -> None:
     register_quarantine(app)
     register_admin(app)
     register_verified(app)
-    register_handoffs(app)
+    register_gaps(app)
     register_review(app)
+    register_handoffs(app)
 
 
 _register_training()

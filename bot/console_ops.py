@@ -68,3 +68,6 @@ class RuntimeOps:
         if active:
             prepare_adapter(self.runtime.model_spec(), self.runtime.registry.gguf(active))
         return f"Now serving {active or 'the base model (no adapter)'}."
+
+    def gaps(self, limit: int) -> list[dict[str, Any]]:
+        return [gap.as_dict() for gap in self.runtime.knowledge_gaps(limit)]

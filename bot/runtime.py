@@ -30,6 +30,7 @@ RAFT_CANDIDATES = 8  # chunks retrieved per training question (oracle + distract
 
 if TYPE_CHECKING:  # LlamaIndex, FAISS and the models load when a command first needs them
     from knowledge.engine import AnswerEngine
+    from knowledge.gaps import Gap, GapFinder
     from knowledge.index import KnowledgeBase, RefreshStats
     from knowledge.retrieve import HybridRetriever
     from training.pipeline import TrainRequest
@@ -171,6 +172,22 @@ class Runtime:
         """Hand-offs to a person: the router, the console and the CLI share it (adapters
         attach their support channels to it)."""
         return HandoffService(self.store)
+
+    @cached_property
+    def gap_finder(self) -> GapFinder:
+        from knowledge.gaps import GapFinder
+
+        verified = self.engine.verified
+        return GapFinder(self.kb.embed_model, self.engine.retriever,
+                         verified.match if verified is not None else None,
+                         self.engine.config.min_relevance)
+
+    def knowledge_gaps(self, limit: int | None = 20) -> list[Gap]:
+        """``supportbot gaps``, ``/kb gaps`` and the console's Gaps page (``knowledge.gaps``):
+        re-scored against the live index, re-clustered when the questions or verified answers
+        change."""
+        return self.gap_finder.find(self.store.gap_questions(), limit,
+                                    stamp=self.store.verified_stamp())
 
     @cached_property
     def pool(self) -> AnswerPool:
@@ -364,6 +381,12 @@ class KnowledgeAdmin:
 
     def is_refreshing(self) -> bool:
         return self.runtime.kb.is_refreshing()
+
+    def gaps(self, requested_by: str) -> str:
+        """``/kb gaps``: the top gaps as a short text."""
+        from knowledge.gaps import SHOWN, gaps_text
+
+        return gaps_text(self.runtime.knowledge_gaps(SHOWN))
 
     def train(self, requested_by: str,
               progress: Callable[[str, int, int], None] | None = None) -> str:

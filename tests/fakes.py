@@ -138,6 +138,9 @@ class FakeAdmin:
     def is_refreshing(self) -> bool:
         return False
 
+    def gaps(self, requested_by: str) -> str:
+        return "Top 1 knowledge gap(s), most users first:\n1. \"Bluetooth?\" — 2 user(s)"
+
 
 class FakeConsoleOps:
     """``bot.web.ops.ConsoleOps`` in memory: a refresh that reports progress in timed steps,
@@ -191,3 +194,10 @@ class FakeConsoleOps:
     def rollback(self) -> str:
         self.active = self.previous.pop() if self.previous else ""
         return f"Now serving {self.active or 'the base model (no adapter)'}."
+
+    def gaps(self, limit: int) -> list[dict[str, Any]]:
+        gap = {"label": "How do I pair <b>Bluetooth</b> headphones?", "count": 3, "users": 2,
+               "questions": ["How do I pair <b>Bluetooth</b> headphones?",
+                             "Can I connect wireless earbuds?"],
+               "nearest_sources": [{"source": "audio.md", "title": "Sound settings"}]}
+        return [gap][:limit]

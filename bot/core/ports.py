@@ -60,3 +60,6 @@ class KnowledgeAdminPort(Protocol):
     def is_refreshing(self) -> bool: ...
 
     def train(self, requested_by: str) -> str: ...
+
+    def gaps(self, requested_by: str) -> str:
+        """The top knowledge gaps as a short text (``knowledge.gaps``)."""

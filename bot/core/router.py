@@ -175,18 +175,21 @@ class Router:
         if cmd.action == "status":
             self.store.record_admin_action(cmd.platform, cmd.user, "status", True)
             return self.admin.status_text()
-        if cmd.action not in ("refresh", "train"):
-            return (f"Unknown command {cmd.action!r} — use `refresh`, `train`, `status` or "
-                    "`correct`.")
+        if cmd.action not in ("refresh", "train", "gaps"):
+            return (f"Unknown command {cmd.action!r} — use `refresh`, `train`, `gaps`, `status` "
+                    "or `correct`.")
         allowed = self.is_admin(cmd)
         self.store.record_admin_action(cmd.platform, cmd.user, cmd.action, allowed)
-        if not allowed:
-            return f"Sorry, only knowledge-base admins can {cmd.action} it. Ask one of them."
+        if not allowed:  # gaps too: it shows what customers asked (status alone is open)
+            what = "see its gaps" if cmd.action == "gaps" else f"{cmd.action} it"
+            return f"Sorry, only knowledge-base admins can {what}. Ask one of them."
         if cmd.action == "refresh" and self.admin.is_refreshing():
             return "A knowledge refresh is already running — I'll keep using the current index."
         threading.Thread(target=self._background, args=(cmd, notify), daemon=True).start()
         if cmd.action == "train":
             return "Training a new adapter in the background — I'll post the gate result here."
+        if cmd.action == "gaps":
+            return "Looking for knowledge gaps — I'll post them here."
         return "Refreshing the knowledge base in the background — I'll post the result here."
 
     def correct(self, cmd: AdminCommand) -> tuple[bool, str]:
@@ -212,8 +215,11 @@ class Router:
                       "its paraphrases with your answer from now on.")
 
     def _background(self, cmd: AdminCommand, notify: Callable[[str], None]) -> None:
-        job = self.admin.train if cmd.action == "train" else self.admin.refresh  # type: ignore[union-attr]
-        what = "Training" if cmd.action == "train" else "Knowledge refresh"
+        admin = self.admin
+        if admin is None:  # handle_admin checked
+            return
+        job, what = {"train": (admin.train, "Training"), "gaps": (admin.gaps, "The gap report")
+                     }.get(cmd.action, (admin.refresh, "Knowledge refresh"))
         try:
             notify(job(f"{cmd.platform}:{cmd.user}"))
         except SupportbotError as exc:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.core.types import Answer, Turn
 from bot.storage.accounts import AdminAccounts
 from bot.storage.browse import Browse, Trends
+from bot.storage.gaps import Gaps
 from bot.storage.handoffs import Handoffs
 from bot.storage.models import (
     AdminAction,
@@ -77,7 +78,8 @@ def _masked(url: str) -> str:
         return url.rsplit("@", 1)[-1]
 
 
-class Store(TrainingRuns, AdminAccounts, Stats, Browse, Trends, Verified, Review, Handoffs):
+class Store(TrainingRuns, AdminAccounts, Stats, Browse, Trends, Verified, Review, Handoffs,
+            Gaps):
     """Conversations, messages, feedback, refresh and training runs. Migrates the schema on
     open. Implements ``bot.core.ports.StorePort`` and ``training.ports.TrainingStore``."""
 

@@ -22,7 +22,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from bot.core.limits import AnswerPool
 from bot.core.router import Router
-from bot.web import admin, api, browse, handoffs, review
+from bot.web import admin, api, browse, gaps, handoffs, review
 from bot.web.metrics import CONTENT_TYPE, Metrics
 from bot.web.ops import ConsoleOps, Jobs
 from bot.web.security import (
@@ -70,8 +70,9 @@ def create_app(deps: WebDeps) -> FastAPI:
     app.include_router(api.router)
     app.include_router(browse.router)
     app.include_router(admin.router)
-    app.include_router(handoffs.router)
     app.include_router(review.router)
+    app.include_router(handoffs.router)
+    app.include_router(gaps.router)
     _errors(app)
     _operations(app, deps)
     _pages(app, deps, templates)

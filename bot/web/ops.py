@@ -37,6 +37,10 @@ class ConsoleOps(Protocol):
 
     def rollback(self) -> str: ...
 
+    def gaps(self, limit: int) -> list[dict[str, Any]]:
+        """The top knowledge gaps (``knowledge.gaps``): label, count, users, questions,
+        nearest_sources."""
+
 
 @dataclass
 class Job:
