@@ -71,3 +71,12 @@ def test_every_setting_is_documented_in_env_example() -> None:
     missing = [name.upper() for name in Settings.model_fields
                if f"{name.upper()}=" not in documented]
     assert missing == []
+
+
+def test_adapters_are_in_the_home_unless_adapters_dir_names_a_shared_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ADAPTERS_DIR", "")  # as .env.example has it
+    assert load_settings(supportbot_home=tmp_path / "h").adapters_dir == tmp_path / "h" / "adapters"
+    monkeypatch.setenv("ADAPTERS_DIR", "/mnt/shared/adapters")
+    assert load_settings().adapters_dir == Path("/mnt/shared/adapters")
