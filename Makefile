@@ -11,5 +11,5 @@ test:
 
 lint:
 	.venv/bin/ruff check .
-	.venv/bin/mypy bot knowledge training benchmarks
+	.venv/bin/mypy bot knowledge training benchmarks tests
 	.venv/bin/lint-imports

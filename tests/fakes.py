@@ -13,16 +13,19 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
 from bot.core.types import Answer, Source, Turn
+from knowledge.llm import ChatModel
 
 DEFAULT_REPLY = "Here is what the documentation says."
 
 
-class FakeChatModel:
-    """The ``ChatModel`` interface with scripted replies; records every prompt it receives."""
+class FakeChatModel(ChatModel):
+    """A ``ChatModel`` with scripted replies and no LLM behind it (whatever takes a chat model
+    or a ``Runtime`` chat loader takes it); records every prompt it receives."""
 
     def __init__(self, *replies: str, default: str = DEFAULT_REPLY, name: str = "fake-model",
                  adapter: str | None = None) -> None:
-        self.name, self.adapter, self.default = name, adapter, default
+        super().__init__(llm=None, name=name, adapter=adapter)
+        self.default = default
         self._replies: deque[str] = deque(replies)
         self.history: list[list[dict[str, str]]] = []
 
@@ -99,7 +102,7 @@ class WrappedEmbedding(BaseEmbedding):
         self._texts.clear()
 
     def _get_query_embedding(self, query: str) -> list[float]:
-        return self._inner.get_query_embedding(query)  # type: ignore[no-any-return]
+        return self._inner.get_query_embedding(query)
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
         return self._get_query_embedding(query)
@@ -114,7 +117,7 @@ class WrappedEmbedding(BaseEmbedding):
         if self._fail:
             raise RuntimeError("embedding backend crashed")
         self._texts.extend(texts)
-        return self._inner.get_text_embedding_batch(texts)  # type: ignore[no-any-return]
+        return self._inner.get_text_embedding_batch(texts)
 
 
 class FakeAdmin:

@@ -101,7 +101,12 @@ def test_log_in_ask_watch_it_stream_open_a_source_vote_and_ask_for_a_person(
     url, store = console
     folder = shots(tmp_path)
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def dismiss(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
     page.goto(f"{url}/chat")
     assert page.url.endswith("/login?next=/chat")
     page.fill("input[name=name]", "ada")

@@ -11,7 +11,7 @@ import copy
 import json
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import discord
 import pytest
@@ -24,12 +24,38 @@ from bot.storage import Store
 from bot.testing.fake_discord import FakeDiscordAPI
 from tests.fakes import FakeAdmin
 
+if TYPE_CHECKING:
+    from discord.types import gateway as gw
+
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "discord"
 ALICE, BOB = "200000000000000001", "200000000000000002"
 
 
 def payload(name: str) -> dict[str, Any]:
     return dict(json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8")))
+
+
+class Gateway:
+    """Gateway events into discord.py's own parsers, as its websocket hands them over.
+
+    The recorded payloads are JSON, so plain dicts here; the parsers are typed with the
+    TypedDicts of ``discord.types.gateway`` that those payloads are: cast once, here.
+    """
+
+    def __init__(self, client: SupportClient) -> None:
+        self.state = client._connection
+
+    def message(self, data: dict[str, Any]) -> None:
+        self.state.parse_message_create(cast("gw.MessageCreateEvent", data))
+
+    def interaction(self, data: dict[str, Any]) -> None:
+        self.state.parse_interaction_create(cast("gw.InteractionCreateEvent", data))
+
+    def reaction_add(self, data: dict[str, Any]) -> None:
+        self.state.parse_message_reaction_add(cast("gw.MessageReactionAddEvent", data))
+
+    def reaction_remove(self, data: dict[str, Any]) -> None:
+        self.state.parse_message_reaction_remove(cast("gw.MessageReactionRemoveEvent", data))
 
 
 class FakeEngine:
@@ -88,7 +114,7 @@ async def until(check: Callable[[], Any], timeout: float = 15.0) -> Any:
 def test_dm_is_answered_with_citations(tmp_path: Path, fake: FakeDiscordAPI) -> None:
     async def scenario(client: SupportClient, store: Store, engine: FakeEngine,
                        admin: FakeAdmin) -> None:
-        client._connection.parse_message_create(payload("message_dm"))
+        Gateway(client).message(payload("message_dm"))
         sent = await until(lambda: fake.matching("POST", r"/channels/600000000000000001/messages$"))
         assert "within 30 days [1]" in sent[0].body["content"]
         assert "**Sources**\n[1] `billing/refunds.md`" in sent[0].body["content"]
@@ -102,7 +128,7 @@ def test_mention_opens_a_thread_and_follow_ups_need_no_mention(
 ) -> None:
     async def scenario(client: SupportClient, store: Store, engine: FakeEngine,
                        admin: FakeAdmin) -> None:
-        client._connection.parse_message_create(payload("message_mention"))
+        Gateway(client).message(payload("message_mention"))
         threads = await until(lambda: fake.matching("POST", r"/messages/\d+/threads$"))
         assert threads[0].path.startswith("/api/v10/channels/400000000000000001/")
         answer = await until(lambda: [c for c in fake.matching("POST", r"/messages$")
@@ -112,7 +138,7 @@ def test_mention_opens_a_thread_and_follow_ups_need_no_mention(
         follow = payload("message_mention") | {
             "id": "500000000000000003", "channel_id": thread_id, "mentions": [],
             "content": "and for annual plans?"}
-        client._connection.parse_message_create(follow)
+        Gateway(client).message(follow)
         await until(lambda: len(engine.asked) == 2)
         question, history = engine.asked[1]
         assert question == "and for annual plans?"
@@ -129,8 +155,8 @@ def test_a_repeated_delivery_opens_no_second_thread_and_posts_no_second_reply(
                        admin: FakeAdmin) -> None:
         empty = payload("message_dm") | {"id": "500000000000000009", "content": "   "}
         for _ in range(3):  # a gateway resume replays events
-            client._connection.parse_message_create(payload("message_mention"))
-            client._connection.parse_message_create(empty)
+            Gateway(client).message(payload("message_mention"))
+            Gateway(client).message(empty)
         await until(lambda: len(engine.asked) == 1)
         await until(lambda: len(fake.matching("POST", r"/messages$")) == 2)
         await asyncio.sleep(0.5)  # a second thread or reply would show up by now
@@ -150,7 +176,7 @@ def test_a_streaming_answer_is_one_message_edited_into_the_answer(
 
     async def scenario(client: SupportClient, store: Store, engine: FakeEngine,
                        admin: FakeAdmin) -> None:
-        client._connection.parse_message_create(payload("message_dm"))
+        Gateway(client).message(payload("message_dm"))
         edits = await until(lambda: fake.matching("PATCH", r"/channels/\d+/messages/\d+$"))
         posts = fake.matching("POST", r"/channels/600000000000000001/messages$")
         assert [p.body["content"] for p in posts] == ["Refunds are possible [1]. …"]
@@ -181,20 +207,20 @@ def click(custom_id: str, message_id: str, number: int) -> dict[str, Any]:
 def test_answer_buttons_vote_and_ask_for_a_human(tmp_path: Path, fake: FakeDiscordAPI) -> None:
     async def scenario(client: SupportClient, store: Store, engine: FakeEngine,
                        admin: FakeAdmin) -> None:
-        client._connection.parse_message_create(payload("message_dm"))
+        Gateway(client).message(payload("message_dm"))
         posted = await until(lambda: fake.matching("POST", r"/messages$"))
         custom_ids = [c["custom_id"] for row in posted[0].body["components"]
                       for c in row["components"]]
         assert custom_ids == ["supportbot:vote:+1", "supportbot:vote:-1", "supportbot:handoff"]
         ref = (await until(lambda: [r for r in [_first_answer_ref(store)] if r]))[0]
-        client._connection.parse_interaction_create(click("supportbot:vote:+1", ref, 1))
-        client._connection.parse_interaction_create(click("supportbot:vote:-1", ref, 2))
+        Gateway(client).interaction(click("supportbot:vote:+1", ref, 1))
+        Gateway(client).interaction(click("supportbot:vote:-1", ref, 2))
         await until(lambda: len(fake.matching("POST", r"/interactions/\d+/[^/]+/callback$")) == 2)
         reaction = payload("reaction_add") | {"message_id": ref, "emoji": {"name": "👎"}}
-        client._connection.parse_message_reaction_add(reaction)
+        Gateway(client).reaction_add(reaction)
         await until(lambda: [r for r in store.list_feedback() if r.reaction == "👎"])
         assert [(r.user, r.score) for r in store.list_feedback()] == [(ALICE, -1)]  # once
-        client._connection.parse_interaction_create(click("supportbot:handoff", ref, 3))
+        Gateway(client).interaction(click("supportbot:handoff", ref, 3))
         [handoff] = await until(store.handoffs)
         assert handoff.user == ALICE and handoff.message_id is not None
         assert client.handler_errors == 0
@@ -206,10 +232,10 @@ def test_other_guild_talk_and_bots_are_ignored(tmp_path: Path, fake: FakeDiscord
     async def scenario(client: SupportClient, store: Store, engine: FakeEngine,
                        admin: FakeAdmin) -> None:
         chatter = payload("message_mention") | {"mentions": [], "content": "lunch anyone?"}
-        client._connection.parse_message_create(chatter)
+        Gateway(client).message(chatter)
         bot_dm = copy.deepcopy(payload("message_dm"))
         bot_dm["author"]["bot"] = True
-        client._connection.parse_message_create(bot_dm)
+        Gateway(client).message(bot_dm)
         await asyncio.sleep(0.5)
         assert engine.asked == [] and fake.matching("POST", r"/messages$") == []
 
@@ -223,7 +249,7 @@ def test_long_answers_are_split_without_breaking_citations(
 
     async def scenario(client: SupportClient, store: Store, engine: FakeEngine,
                        admin: FakeAdmin) -> None:
-        client._connection.parse_message_create(payload("message_dm"))
+        Gateway(client).message(payload("message_dm"))
         sent = await until(lambda: len(fake.matching("POST", r"/messages$")) >= 4 and
                            fake.matching("POST", r"/messages$"))
         contents = [c.body["content"] for c in sent]
@@ -237,17 +263,17 @@ def test_long_answers_are_split_without_breaking_citations(
 def test_reactions_on_answers_become_feedback(tmp_path: Path, fake: FakeDiscordAPI) -> None:
     async def scenario(client: SupportClient, store: Store, engine: FakeEngine,
                        admin: FakeAdmin) -> None:
-        client._connection.parse_message_create(payload("message_dm"))
+        Gateway(client).message(payload("message_dm"))
         await until(lambda: fake.matching("POST", r"/messages$"))
         answer_ref = await until(lambda: [r for r in [_first_answer_ref(store)] if r])
         reaction = payload("reaction_add") | {"message_id": answer_ref[0]}
-        client._connection.parse_message_reaction_add(reaction)
+        Gateway(client).reaction_add(reaction)
         rows = await until(store.list_feedback)
         assert (rows[0].user, rows[0].reaction, rows[0].score) == (ALICE, "👍", 1)
-        client._connection.parse_message_reaction_remove(reaction)
+        Gateway(client).reaction_remove(reaction)
         await until(lambda: not store.list_feedback())
         other = reaction | {"message_id": "123456789012345678"}
-        client._connection.parse_message_reaction_add(other)
+        Gateway(client).reaction_add(other)
         await asyncio.sleep(0.3)
         assert store.list_feedback() == []
 
@@ -269,7 +295,7 @@ def test_admin_refresh_allowed_by_role_and_refused_without(
     async def scenario(client: SupportClient, store: Store, engine: FakeEngine,
                        admin: FakeAdmin) -> None:
         refused = payload("interaction_kb_refresh")
-        client._connection.parse_interaction_create(refused)
+        Gateway(client).interaction(refused)
         followups = await until(lambda: fake.matching("POST", r"/webhooks/\d+/"))
         assert fake.matching("POST", r"/interactions/\d+/[^/]+/callback$")  # deferred first
         assert "only knowledge-base admins" in followups[0].body["content"]
@@ -277,7 +303,7 @@ def test_admin_refresh_allowed_by_role_and_refused_without(
         allowed = copy.deepcopy(refused)
         allowed["id"], allowed["token"] = "800000000000000002", "dG9rZW4tMg"
         allowed["member"]["roles"] = ["300000000000000001"]  # Support Leads
-        client._connection.parse_interaction_create(allowed)
+        Gateway(client).interaction(allowed)
         done = await until(lambda: [c for c in fake.matching("POST", r"/webhooks/")
                                     if "Knowledge refreshed" in c.body.get("content", "")])
         assert admin.refreshed == [f"discord:{BOB}"] and done

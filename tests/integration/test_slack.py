@@ -8,7 +8,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -67,7 +67,7 @@ class SlackRig:
         except urllib.error.HTTPError as exc:
             return int(exc.code)
 
-    def event(self, event: dict[str, object], event_id: str = "Ev1", retry: int = 0) -> int:
+    def event(self, event: Mapping[str, object], event_id: str = "Ev1", retry: int = 0) -> int:
         body = json.dumps({"type": "event_callback", "team_id": "T1", "api_app_id": "A1",
                            "event_id": event_id, "event_time": int(time.time()), "event": event})
         headers = signed_headers(SECRET, body)

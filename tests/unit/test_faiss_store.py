@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,9 @@ def node(name: str, vector: list[float]) -> TextNode:
     return TextNode(id_=name, text=name, embedding=vector)
 
 
-def top(store: CosineFaissStore, vector: list[float], k: int = 1) -> list[tuple[str, float]]:
-    result = store.query(VectorStoreQuery(query_embedding=vector, similarity_top_k=k))
+def top(store: CosineFaissStore, vector: Sequence[float], k: int = 1
+        ) -> list[tuple[str, float]]:
+    result = store.query(VectorStoreQuery(query_embedding=list(vector), similarity_top_k=k))
     return list(zip(result.ids or [], result.similarities or [], strict=True))
 
 

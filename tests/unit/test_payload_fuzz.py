@@ -68,7 +68,7 @@ STATUS = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized",
 def call(gate: TestClient, body: bytes, headers: dict[str, str], path: str = PATH,
          method: str = "POST") -> tuple[str, bytes]:
     headers.setdefault("Content-Type", "application/json")
-    raw = {k: v.encode() for k, v in headers.items()}  # as sent: bytes, whatever they hold
+    raw = {k.encode(): v.encode() for k, v in headers.items()}  # as sent: bytes, whatever they hold
     response = gate.request(method, path, content=body, headers=raw)
     return STATUS.get(response.status_code, str(response.status_code)), response.content
 
