@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.runtime import KnowledgeAdmin, Runtime
+from bot.knowledge_admin import KnowledgeAdmin
+from bot.runtime import Runtime
 from bot.web.ops import Progress
 from knowledge.errors import InputError
 

@@ -16,6 +16,7 @@ from bot.backends import make_index_folder, make_knowledge_base, make_refresh_lo
 from bot.core.handoff import HandoffService
 from bot.core.limits import AnswerPool
 from bot.core.router import Router
+from bot.knowledge_admin import KnowledgeAdmin
 from bot.settings import Settings
 from bot.storage import Store
 from knowledge.embed import DEFAULT_NAME, make_embed_model
@@ -347,59 +348,3 @@ class _Releasing:
 
     def __exit__(self, *exc: object) -> None:
         self.lock.release()
-
-
-class KnowledgeAdmin:
-    """``/kb refresh`` and ``/kb status`` for the chat platforms (the router's admin port)."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-
-    def refresh(self, requested_by: str) -> str:
-        stats = self.runtime.refresh(kind="refresh", requested_by=requested_by)
-        skipped = f", skipped {len(stats.skipped)} unreadable" if stats.skipped else ""
-        kept_out = (f", quarantined {len(stats.quarantined)} passage(s) written to the assistant"
-                    if stats.quarantined else "")
-        return (
-            f"Knowledge refreshed: {stats.documents} documents, {stats.chunks} chunks — added "
-            f"{stats.added}, changed {stats.changed}, deleted {stats.deleted}, unchanged "
-            f"{stats.unchanged}{skipped}{kept_out} ({stats.seconds:.1f}s)."
-        )
-
-    def status_text(self) -> str:
-        manifest = self.runtime.kb.manifest()
-        if manifest is None:
-            return "No knowledge index yet — an admin can run `refresh` after `supportbot ingest`."
-        runs = self.runtime.store.refresh_runs(limit=1)
-        last = f" Last run: {runs[0].kind} {runs[0].status}." if runs else ""
-        busy = " A refresh is running now." if self.is_refreshing() else ""
-        held = manifest.get("quarantined", 0)
-        kept_out = (f" {held} passage(s) quarantined as instructions to the assistant (an admin "
-                    "can review them with `supportbot quarantine list`)." if held else "")
-        return (f"Knowledge base: {manifest['documents']} documents, {manifest['chunks']} "
-                f"chunks from {len(manifest['sources'])} source(s).{last}{busy}{kept_out}")
-
-    def is_refreshing(self) -> bool:
-        return self.runtime.kb.is_refreshing()
-
-    def gaps(self, requested_by: str) -> str:
-        """``/kb gaps``: the top gaps as a short text."""
-        from knowledge.gaps import SHOWN, gaps_text
-
-        return gaps_text(self.runtime.knowledge_gaps(SHOWN))
-
-    def train(self, requested_by: str,
-              progress: Callable[[str, int, int], None] | None = None) -> str:
-        import os
-
-        from training.pipeline import TrainRequest, summary
-        from training.train import TrainConfig
-
-        s = self.runtime.settings
-        # Training beside a serving model: leave it a core. Oversubscribed OpenMP pools run
-        # ~10x slower here (2 torch threads on a busy 2-core machine: 11 vs 110 tokens/s).
-        config = TrainConfig(threads=max(1, (os.cpu_count() or 2) - 1))
-        result = self.runtime.train(TrainRequest(company=s.company_name, config=config,
-                                                 requested_by=requested_by, progress=progress),
-                                    show_progress=False)
-        return " ".join(["Training finished.", *summary(result)])

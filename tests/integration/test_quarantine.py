@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.runtime import KnowledgeAdmin
+from bot.knowledge_admin import KnowledgeAdmin
 from knowledge.quarantine import QUARANTINE_FILE, listed
 from tests.fakes import FakeChatModel
 from tests.helpers import PLANTED

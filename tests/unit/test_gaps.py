@@ -21,7 +21,8 @@ from bot.console_ops import RuntimeOps
 from bot.core.limits import AnswerPool
 from bot.core.router import Router
 from bot.core.types import AdminCommand, Answer, Source
-from bot.runtime import KnowledgeAdmin, Runtime
+from bot.knowledge_admin import KnowledgeAdmin
+from bot.runtime import Runtime
 from bot.storage import Store
 from bot.storage.models import ReviewMark
 from bot.web.app import WebDeps, create_app
