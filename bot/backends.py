@@ -13,7 +13,13 @@ from bot.core.limits import RateLimiter
 from bot.settings import Settings
 from knowledge.errors import ConfigError
 from knowledge.folder import LOCK_FILE, IndexFolder
-from knowledge.locks import AdvisoryRefreshLock, FileRefreshLock, RefreshLock
+from knowledge.locks import (
+    TRAINING_KEY,
+    TRAINING_RUNNING,
+    AdvisoryRefreshLock,
+    FileRefreshLock,
+    RefreshLock,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -39,6 +45,14 @@ def make_refresh_lock(settings: Settings, engine: Callable[[], Engine]) -> Refre
     if database_backend(settings.db_url) == "postgresql":
         return AdvisoryRefreshLock(engine())
     return FileRefreshLock(settings.index_dir / LOCK_FILE)
+
+
+def make_training_lock(settings: Settings, engine: Callable[[], Engine]) -> RefreshLock:
+    """One training run at a time: a PostgreSQL advisory lock (the refresh lock's namespace,
+    its own key) when the database is PostgreSQL, else a lock file in ``ADAPTERS_DIR``."""
+    if database_backend(settings.db_url) == "postgresql":
+        return AdvisoryRefreshLock(engine(), TRAINING_KEY, TRAINING_RUNNING)
+    return FileRefreshLock(settings.adapters_dir / "train.lock", TRAINING_RUNNING)
 
 
 def make_rate_limiter(settings: Settings, engine: Callable[[], Engine]) -> RateLimiter:

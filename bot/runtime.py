@@ -12,7 +12,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.backends import make_index_folder, make_knowledge_base, make_refresh_lock
+from bot.backends import (
+    make_index_folder,
+    make_knowledge_base,
+    make_refresh_lock,
+    make_training_lock,
+)
 from bot.core.handoff import HandoffService
 from bot.core.limits import AnswerPool
 from bot.core.router import Router
@@ -283,24 +288,16 @@ class Runtime:
                 and s.llm_model else BaseModel.embedded())
         retrieve = self.retrieve_chunks if self.kb.current_name() else None
         request = with_sample_gate(request, (self.kb.manifest() or {}).get("sources", []))
-        with self.training_lock():
+        with self.training_lock.hold():
             return run_training(request, registry=self.registry, store=self.store,
                                 retrieve=retrieve, engine_for=self.engine_for, base=base,
                                 show_progress=show_progress)
 
-    def training_lock(self) -> Any:
-        from filelock import FileLock, Timeout
-
-        from knowledge.errors import RefreshInProgressError
-
-        self.settings.adapters_dir.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.settings.adapters_dir / "train.lock"))
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            raise RefreshInProgressError(
-                "A training run is already in progress — wait for it to finish.") from None
-        return _Releasing(lock)
+    @cached_property
+    def training_lock(self) -> RefreshLock:
+        """One training run at a time: a PostgreSQL advisory lock when the database is
+        PostgreSQL (every worker and command on it shares it), else ``ADAPTERS_DIR/train.lock``."""
+        return make_training_lock(self.settings, lambda: self.store.engine)
 
     def refresh(self, sources: Sequence[Path] | None = None, kind: str = "refresh",
                 requested_by: str = "cli", show_progress: bool = False,
@@ -335,16 +332,3 @@ class Runtime:
             self.kb.close()
         if "store" in self.__dict__:
             self.store.close()
-
-
-class _Releasing:
-    """Context manager releasing an already-acquired lock."""
-
-    def __init__(self, lock: Any) -> None:
-        self.lock = lock
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        self.lock.release()

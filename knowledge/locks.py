@@ -1,4 +1,6 @@
-"""The refresh lock: one refresh at a time, refused (never queued) while another runs.
+"""The refresh lock: one refresh at a time, refused (never queued) while another runs. The
+training lock (``supportbot train``, ``/kb train``) is another of the same kind, with a key and
+a message of its own.
 
 Two implementations of one small protocol, chosen by the composition root (bot/runtime.py):
 
@@ -29,9 +31,11 @@ if TYPE_CHECKING:
 
 REFRESH_RUNNING = ("A knowledge refresh is already running — wait for it to finish, "
                    "then retry.")
+TRAINING_RUNNING = "A training run is already in progress — wait for it to finish."
 # pg_try_advisory_lock(int4, int4): (supportbot's namespace, which lock); per database
 ADVISORY_NAMESPACE = 0x5B07
 REFRESH_KEY = 1
+TRAINING_KEY = 2
 
 
 class RefreshLock(Protocol):
@@ -54,8 +58,8 @@ class FileRefreshLock:
 
     kind = "file"
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
+    def __init__(self, path: Path, busy: str = REFRESH_RUNNING) -> None:
+        self.path, self.busy = Path(path), busy  # busy: the refusal's message
         self._lock = FileLock(str(self.path))
 
     @contextmanager
@@ -64,7 +68,7 @@ class FileRefreshLock:
         try:
             self._lock.acquire(timeout=0)
         except Timeout:
-            raise RefreshInProgressError(REFRESH_RUNNING) from None
+            raise RefreshInProgressError(self.busy) from None
         try:
             yield
         finally:
@@ -89,8 +93,9 @@ class AdvisoryRefreshLock:
 
     kind = "postgresql"
 
-    def __init__(self, engine: Engine, key: int = REFRESH_KEY) -> None:
-        self.engine, self.key = engine, key
+    def __init__(self, engine: Engine, key: int = REFRESH_KEY,
+                 busy: str = REFRESH_RUNNING) -> None:
+        self.engine, self.key, self.busy = engine, key, busy
         self._local = threading.local()  # this thread's depth (re-entrancy)
 
     @contextmanager
@@ -105,7 +110,7 @@ class AdvisoryRefreshLock:
             return
         with self._connection() as conn:
             if not self._call(conn, "pg_try_advisory_lock"):
-                raise RefreshInProgressError(REFRESH_RUNNING)
+                raise RefreshInProgressError(self.busy)
             self._local.depth = 1
             try:
                 yield

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from knowledge.errors import RefreshInProgressError
-from knowledge.locks import ADVISORY_NAMESPACE, REFRESH_KEY, AdvisoryRefreshLock
+from knowledge.locks import ADVISORY_NAMESPACE, REFRESH_KEY, TRAINING_KEY, AdvisoryRefreshLock
 
 
 def workers(make_runtime: Callable[..., Any], pg_url: str, tmp_path: Path) -> tuple[Any, Any]:
@@ -38,6 +38,32 @@ def test_a_refresh_is_refused_while_another_worker_holds_the_database_lock(
     assert not second.index_folder.is_refreshing()
     assert second.refresh([corpus], kind="ingest").added == 4
     assert [(r.kind, r.status) for r in first.store.refresh_runs()] == [("ingest", "succeeded")]
+
+
+def test_a_training_run_is_refused_while_another_worker_holds_the_training_lock(
+    make_runtime: Callable[..., Any], pg_url: str, tmp_path: Path
+) -> None:
+    from training.pipeline import TrainRequest
+
+    first, second = workers(make_runtime, pg_url, tmp_path)
+    assert isinstance(first.training_lock, AdvisoryRefreshLock)
+    assert first.training_lock.key == TRAINING_KEY != REFRESH_KEY
+    assert not second.training_lock.is_held()
+    with first.training_lock.hold():
+        assert second.training_lock.is_held()
+        assert not second.index_folder.is_refreshing()  # the refresh lock is another
+        with pytest.raises(RefreshInProgressError, match="training run is already in progress"):
+            second.train(TrainRequest())
+        with pytest.raises(RefreshInProgressError), second.training_lock.hold():
+            pass
+        with second.kb.lock():  # a refresh may run meanwhile
+            assert first.index_folder.is_refreshing()
+    assert second.store.training_runs() == []  # a refused run records nothing
+    assert not second.training_lock.is_held()
+    with second.training_lock.hold():
+        assert first.training_lock.is_held()
+    assert not first.training_lock.is_held()
+    assert not (tmp_path / "other-machine" / "adapters" / "train.lock").exists()
 
 
 def test_a_killed_holder_releases_the_lock(make_runtime: Callable[..., Any], pg_url: str) -> None:
