@@ -35,12 +35,12 @@ import threading
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from llama_index.core.schema import QueryBundle
 
-from knowledge.retrieve import HybridRetriever, Retrieval
+if TYPE_CHECKING:  # LlamaIndex loads with the index, not with `supportbot status`
+    from knowledge.retrieve import HybridRetriever, Retrieval
 
 # Chosen on the e-manual TRAINING questions (457 questions; the 123 documents their sections
 # fall in as the true groups), average linkage: adjusted mutual information 0.507 / 0.516 /
@@ -217,6 +217,8 @@ class GapFinder:
         """Whether the index answers ``question`` now (see the module's docstring)."""
         if found.relevance >= ANSWERED_RELEVANCE:
             return True
+        from llama_index.core.schema import QueryBundle
+
         dense = retriever.dense.retrieve(QueryBundle(question, embedding=found.query_embedding))
         if not dense or dense[0].node.node_id in cited:
             return False
