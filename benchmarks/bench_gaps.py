@@ -207,7 +207,7 @@ def run(data: Path, count: int, others: int, seed: int, home: Path) -> dict[str,
     # gaps, not the answer time)
     runtime = make_runtime(home / "supportbot", company_name=COMPANY, llm_threads=1)
     out: dict[str, Any] = {"removed": removed, "cpu": cpu_features(), "machine": machine(),
-                           "seed": seed, "adapter": runtime.active_adapter()}
+                           "seed": seed, "adapter": (runtime.active_adapter() or ("base",))[0]}
     if state.exists() and json.loads(state.read_text())["removed"] == removed:
         out["asking"] = json.loads(state.read_text())["asking"]
     else:
