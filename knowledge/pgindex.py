@@ -167,8 +167,9 @@ class PgKnowledgeBase(KnowledgeBase):
         with self.engine.begin() as conn:  # recorded first, so a killed build is found
             conn.execute(versions.insert().values(name=name, status="building"))
         kept = [d for d in now if before.get(d) == now[d]]
+        unchanged = set(kept)
         dim = self._fill(name, str(previous.get("name", "")), kept,
-                         [doc for doc in screened.documents if doc.doc_id not in set(kept)],
+                         [doc for doc in screened.documents if doc.doc_id not in unchanged],
                          int(old["dim"]) if reuse else 0, show_progress)
         added = sum(1 for d in now if d not in before)
         changed = sum(1 for d in now if d in before and before[d] != now[d])
@@ -228,14 +229,28 @@ class PgKnowledgeBase(KnowledgeBase):
         return screened, tuple(loaded.skipped)
 
     def _copy_chunks(self, source: str, target: str, doc_ids: list[str]) -> None:
-        """Copy the chunks (text, metadata, embedding) of unchanged documents in SQL."""
+        """Copy the chunks (text, metadata, embedding) of unchanged documents in SQL.
+
+        The new table's secondary indexes (HNSW, full text, metadata) are dropped for the copy
+        and built again after it: built once over all rows, not row by row (on 22,000 chunks
+        the row-by-row upkeep took most of a one-document refresh)."""
+        table = f"data_{vector_table(target)}"
         statement = text(
-            f'INSERT INTO "data_{vector_table(target)}" (text, metadata_, node_id, embedding) '
+            f'INSERT INTO "{table}" (text, metadata_, node_id, embedding) '
             f'SELECT text, metadata_, node_id, embedding FROM "data_{vector_table(source)}" '
             "WHERE metadata_->>'ref_doc_id' IN :ids ORDER BY id"
         ).bindparams(bindparam("ids", expanding=True))
         with self.engine.begin() as conn:
+            indexes = conn.execute(text(
+                "SELECT i.indexname, i.indexdef FROM pg_indexes i JOIN pg_index x "
+                "ON x.indexrelid = (quote_ident(i.schemaname) || '.' || "
+                "quote_ident(i.indexname))::regclass WHERE i.tablename = :table "
+                "AND NOT x.indisprimary AND NOT x.indisunique"), {"table": table}).all()
+            for index_name, _ in indexes:
+                conn.execute(text(f'DROP INDEX "{index_name}"'))
             conn.execute(statement, {"ids": doc_ids})
+            for _, definition in indexes:
+                conn.execute(text(definition))
 
     def _count(self, name: str) -> int:
         with self.engine.connect() as conn:
