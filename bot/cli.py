@@ -191,7 +191,8 @@ def _login_hint(runtime: Any) -> str:
     if runtime.store.admin_count():
         return "log in with an account from `supportbot admin create NAME`"
     password = secrets.token_urlsafe(12)
-    runtime.store.set_admin("admin", hash_password(password))
+    if not runtime.store.add_admin("admin", hash_password(password)):  # another worker's start
+        return "log in with the account another worker printed, or `supportbot admin create`"
     runtime.store.record_admin_action("cli", "admin", "admin create (first start)", True)
     return (f"first start: log in as admin / {password} — shown once; set your own with "
             "`supportbot admin create admin`")

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.storage.models import AdminAccount
@@ -24,6 +25,18 @@ class AdminAccounts:
                 s.add(AdminAccount(name=name, password_hash=password_hash))
                 return True
             account.password_hash = password_hash
+            return False
+
+    def add_admin(self, name: str, password_hash: str) -> bool:
+        """Create the account unless it exists; ``False`` when it does (or another worker on
+        the same database created it first: the UNIQUE name decides the race)."""
+        try:
+            with self.session() as s:
+                if s.scalar(select(AdminAccount.id).filter_by(name=name)) is not None:
+                    return False
+                s.add(AdminAccount(name=name, password_hash=password_hash))
+            return True
+        except IntegrityError:
             return False
 
     def admin_hash(self, name: str) -> str | None:

@@ -210,3 +210,11 @@ def test_unreachable_postgres_is_a_config_error(tmp_path: Path) -> None:
         Store(url)
     assert str(caught.value).startswith("Cannot open the database postgresql+psycopg://")
     assert "\n" not in str(caught.value)
+
+
+def test_the_first_admin_is_created_once(store: Store) -> None:
+    """Two workers starting on one fresh database both try to create the first-start admin:
+    one wins, the other is told so (and keeps the winner's password)."""
+    assert store.add_admin("admin", "hash-1") is True
+    assert store.add_admin("admin", "hash-2") is False
+    assert store.admin_hash("admin") == "hash-1" and store.admin_count() == 1
