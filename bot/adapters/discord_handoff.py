@@ -40,12 +40,7 @@ def _who(by: str) -> str:
 
 def desk_text(handoff: HandoffView, mention: str, link: str) -> str:
     """The support channel's message for ``handoff`` (at most 2,000 characters)."""
-    status = {"open": "open",
-              "claimed": f"claimed by {_who(handoff.claimed_by)}",
-              "resolved": f"resolved by {_who(handoff.resolved_by)}"}.get(handoff.status,
-                                                                          handoff.status)
-    if handoff.verified_id is not None:
-        status += f" · verified answer {handoff.verified_id}"
+    status = handoff.status_line(_who)
     icon = "✅" if handoff.status == "resolved" else "🙋"
     lines = [f"{icon} {mention + ' ' if mention else ''}<@{handoff.user}> asked for a person — "
              f"hand-off {handoff.id} ({status})",

@@ -50,12 +50,7 @@ def _clip(text: str, limit: int) -> str:
 
 def desk_message(handoff: HandoffView, mention: str, link: str) -> tuple[str, list[Any]]:
     """The support channel's message for ``handoff``: fallback text and blocks."""
-    status = {"open": "open",
-              "claimed": f"claimed by {_who(handoff.claimed_by)}",
-              "resolved": f"resolved by {_who(handoff.resolved_by)}"}.get(handoff.status,
-                                                                          handoff.status)
-    if handoff.verified_id is not None:
-        status += f" · verified answer {handoff.verified_id}"
+    status = handoff.status_line(_who)
     head = (f"{'✅' if handoff.status == 'resolved' else '🙋'} {mention + ' ' if mention else ''}"
             f"<@{handoff.user}> asked for a person — hand-off {handoff.id} ({status})")
     lines = [head, f"*Question:* {_clip(escape(handoff.question), 800)}"]

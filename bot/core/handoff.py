@@ -13,7 +13,7 @@ of the team wrote in the user's thread and makes it the verified answer to the q
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -48,6 +48,16 @@ class HandoffView:
     resolved_by: str = ""
     resolved_at: datetime | None = None
     verified_id: int | None = None
+
+    def status_line(self, who: Callable[[str], str]) -> str:
+        """"open", "claimed by …" or "resolved by …", and the verified answer it made, for the
+        support channel's post; ``who`` shows a "platform:user" as the platform names people."""
+        status = {"open": "open", "claimed": f"claimed by {who(self.claimed_by)}",
+                  "resolved": f"resolved by {who(self.resolved_by)}"}.get(self.status,
+                                                                          self.status)
+        if self.verified_id is not None:
+            status += f" · verified answer {self.verified_id}"
+        return status
 
     def as_dict(self) -> dict[str, Any]:
         def stamp(value: datetime | None) -> str | None:
