@@ -89,10 +89,7 @@ class PgIndexFolder(IndexFolder):
     def ensure_tables(self) -> None:
         if self._tables_made:
             return
-        try:
-            metadata.create_all(self.engine, checkfirst=True)
-        except (IntegrityError, ProgrammingError):  # another worker made them meanwhile
-            metadata.create_all(self.engine, checkfirst=True)
+        create_tables(metadata, self.engine)
         self._tables_made = True
 
     def current_name(self) -> str | None:
@@ -131,3 +128,12 @@ class PgIndexFolder(IndexFolder):
         with self.engine.connect() as conn:
             return conn.execute(select(*columns).join(live, live.c.name == versions.c.name)
                                 .where(live.c.slot == LIVE_SLOT)).first()
+
+
+def create_tables(tables: MetaData, engine: Engine) -> None:
+    """``create_all`` when several workers may start at once: one that loses the race to
+    create a table (a duplicate type or table) finds it made and checks again."""
+    try:
+        tables.create_all(engine, checkfirst=True)
+    except (IntegrityError, ProgrammingError):  # another worker made them meanwhile
+        tables.create_all(engine, checkfirst=True)

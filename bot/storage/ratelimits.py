@@ -25,7 +25,8 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+from knowledge.pgfolder import create_tables
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -71,8 +72,5 @@ class PgRateCounter:
     def _ensure_table(self) -> None:
         if self._table_made:
             return
-        try:
-            metadata.create_all(self.engine, checkfirst=True)
-        except (IntegrityError, ProgrammingError):  # another worker made it meanwhile
-            metadata.create_all(self.engine, checkfirst=True)
+        create_tables(metadata, self.engine)
         self._table_made = True
