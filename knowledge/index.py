@@ -54,9 +54,9 @@ from tqdm import tqdm
 
 from knowledge.errors import IndexMissingError, SourceError
 from knowledge.folder import MANIFEST, IndexFolder
-from knowledge.ingest import discover, load_documents
+from knowledge.ingest import LoadResult, discover, load_documents
 from knowledge.locks import RefreshLock
-from knowledge.quarantine import Quarantine, screen
+from knowledge.quarantine import Quarantine, nothing_quarantined_away, screen
 
 log = logging.getLogger(__name__)
 
@@ -248,24 +248,10 @@ class KnowledgeBase(IndexFolder):
         previous = self.manifest()
         paths = ([Path(p).resolve() for p in sources] if sources
                  else self._previous_sources(previous))
-        files = discover(paths)
-        read = iter(range(1, len(files) + 1))
-        with tqdm(total=len(files), desc="Reading", unit="doc", disable=not show_progress,
-                  leave=False) as bar:
-            loaded = load_documents(files, on_file=lambda _f: self._step(
-                bar, 1, "reading", next(read, len(files)), len(files)))
-        for file, reason in loaded.skipped:  # reported once: to the caller, else to the log
-            if on_skip is not None:
-                on_skip(file, reason)
-            else:
-                log.warning("skipped %s: %s", file, reason)
-        if not loaded.documents:
-            raise SourceError("None of the source files could be read — see the warnings above.")
+        loaded = self._read_documents(paths, show_progress, on_skip)
         live = self.builds / current if (current := self.current_name()) else None
-        screened = screen(self.quarantine, loaded.documents, self.root, live)
-        if not screened.documents:
-            raise SourceError(f"Every document was quarantined as instructions to the assistant "
-                              f"({screened.files()}) — nothing is left to index; check them.")
+        screened = nothing_quarantined_away(
+            screen(self.quarantine, loaded.documents, self.root, live))
         name = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         partial = self.builds / f"{name}.partial"
         reuse = previous is not None and (previous.get("fingerprint"), previous.get("format")) == (
@@ -367,6 +353,25 @@ class KnowledgeBase(IndexFolder):
                     node.embedding = vector
                 self._step(bar, len(batch), "embedding", start + len(batch), len(nodes))
 
+    def _read_documents(self, paths: Sequence[Path], show_progress: bool,
+                        on_skip: Callable[[str, str], None] | None) -> LoadResult:
+        """Read the documents under ``paths`` (``load_documents``'s result), with progress;
+        each file skipped reported once: to ``on_skip``, else to the log."""
+        files = discover(paths)
+        read = iter(range(1, len(files) + 1))
+        with tqdm(total=len(files), desc="Reading", unit="doc", disable=not show_progress,
+                  leave=False) as bar:
+            loaded = load_documents(files, on_file=lambda _f: self._step(
+                bar, 1, "reading", next(read, len(files)), len(files)))
+        for file, reason in loaded.skipped:
+            if on_skip is not None:
+                on_skip(file, reason)
+            else:
+                log.warning("skipped %s: %s", file, reason)
+        if not loaded.documents:
+            raise SourceError("None of the source files could be read — see the warnings above.")
+        return loaded
+
     def _step(self, bar: Any, count: int, stage: str, done: int, total: int) -> None:
         """Advance the progress bar, and tell ``progress`` (the console's refresh view)."""
         bar.update(count)
@@ -390,3 +395,4 @@ class KnowledgeBase(IndexFolder):
         if self.builds.exists():
             for build in self.builds.glob("*.partial"):
                 shutil.rmtree(build, ignore_errors=True)
+

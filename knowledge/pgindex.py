@@ -31,14 +31,23 @@ from llama_index.core.vector_stores.types import VectorStoreQuery, VectorStoreQu
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 from llama_index.vector_stores.postgres import PGVectorStore
 from sqlalchemy import bindparam, delete, select, text
-from tqdm import tqdm
 
-from knowledge.errors import IndexMissingError, SourceError
-from knowledge.index import IndexConfig, KnowledgeBase, LoadedIndex, RefreshStats
-from knowledge.ingest import discover, load_documents
+from knowledge.errors import IndexMissingError
+from knowledge.index import (
+    IndexConfig,
+    KnowledgeBase,
+    LoadedIndex,
+    RefreshStats,
+)
 from knowledge.locks import RefreshLock
 from knowledge.pgfolder import LIVE_SLOT, PgIndexFolder, live, vector_table, versions
-from knowledge.quarantine import Quarantine, QuarantinedPassage, Screened, screen
+from knowledge.quarantine import (
+    Quarantine,
+    QuarantinedPassage,
+    Screened,
+    nothing_quarantined_away,
+    screen,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -210,22 +219,10 @@ class PgKnowledgeBase(KnowledgeBase):
               ) -> tuple[Screened, tuple[tuple[str, str], ...]]:
         """The documents to index, screened by the quarantine (``previous``: the live
         version's, whose scans of unchanged documents are reused), and the files skipped."""
-        files = discover(paths)
-        read = iter(range(1, len(files) + 1))
-        with tqdm(total=len(files), desc="Reading", unit="doc", disable=not show_progress,
-                  leave=False) as bar:
-            loaded = load_documents(files, on_file=lambda _f: self._step(
-                bar, 1, "reading", next(read, len(files)), len(files)))
-        for file, reason in loaded.skipped:
-            if on_skip is not None:
-                on_skip(file, reason)
-        if not loaded.documents:
-            raise SourceError("None of the source files could be read — see the warnings above.")
-        screened = screen(self.quarantine, loaded.documents, self.root, None,
-                          released=self.folder.released_ids(), previous=previous)
-        if not screened.documents:
-            raise SourceError(f"Every document was quarantined as instructions to the assistant "
-                              f"({screened.files()}) — nothing is left to index; check them.")
+        loaded = self._read_documents(paths, show_progress, on_skip)
+        screened = nothing_quarantined_away(
+            screen(self.quarantine, loaded.documents, self.root, None,
+                   released=self.folder.released_ids(), previous=previous))
         return screened, tuple(loaded.skipped)
 
     def _copy_chunks(self, source: str, target: str, doc_ids: list[str]) -> None:

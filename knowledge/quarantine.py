@@ -29,6 +29,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from knowledge.errors import SourceError
+
 QUARANTINE_FILE = "quarantine.json"
 RELEASED_FILE = "released.json"
 WHOLE_SHARE = 0.67  # quarantined share of a document's text above which all of it is kept out
@@ -273,3 +275,10 @@ def release(root: Path, passages: Sequence[QuarantinedPassage], by: str) -> None
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False))
     os.replace(tmp, path)
+
+def nothing_quarantined_away(screened: Screened) -> Screened:
+    """``screened``, unless the quarantine took every document: then a ``SourceError``."""
+    if not screened.documents:
+        raise SourceError(f"Every document was quarantined as instructions to the assistant "
+                          f"({screened.files()}) — nothing is left to index; check them.")
+    return screened
