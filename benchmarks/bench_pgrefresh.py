@@ -17,12 +17,16 @@ projected from it (the refresh embeds only the changed document either way).
 
 1. full build: ``update([corpus])`` into an empty database;
 2. one document is changed (a sentence appended to one section of variant 1);
-3. refresh: ``update()`` — re-reads and screens all sources, copies unchanged documents'
-   chunks into the new version's table in SQL, embeds only the changed one, switches live.
+3. refresh: ``update()`` — reads and screens the files changed since the last read (size or
+   modification time), embeds the changed document into a table of its own, and in one
+   transaction swaps its chunks into the live table and switches live.
+
+The corpus is written more than 2 s before the full build: a file modified within 2 s before a
+read is read again by the next refresh (knowledge/unread.py), as a real corpus's would not be.
 
 Reported: both wall times, refresh/full (target <= 5%), CPU time of this process, texts
 embedded in each step, and where each step's time went (reading + screening, chunking +
-inserting, embedding, the SQL copy, going live, and the rest of ``update``).
+inserting, embedding, merging and going live, and the rest of ``update``).
 
     python benchmarks/bench_pgrefresh.py [--variants 78] [--max-words 0] [--json]   (~8 min)
 """
@@ -45,7 +49,8 @@ from pg_common import new_database, pg_server, server_versions
 from pydantic import PrivateAttr
 
 TARGET = 0.05
-PHASES = ("_read", "_embed", "_copy_chunks", "_fill", "_go_live", "_drop_versions")
+PHASES = ("_read", "_embed", "_fill", "_go_live", "_drop_versions")
+RACY_S = 2.1  # knowledge/unread.py RACY_NS, and a little
 
 
 class HashEmbedding(BaseEmbedding):
@@ -110,9 +115,7 @@ class PhaseTimer:
                                                       "_drop_versions"))
         return {"read_and_screen_s": round(s.get("_read", 0.0), 2),
                 "embed_s": round(s.get("_embed", 0.0), 2),
-                "sql_copy_s": round(s.get("_copy_chunks", 0.0), 2),
-                "chunk_and_insert_s": round(fill - s.get("_embed", 0.0)
-                                            - s.get("_copy_chunks", 0.0), 2),
+                "chunk_and_insert_s": round(fill - s.get("_embed", 0.0), 2),
                 "go_live_and_drop_s": round(s.get("_go_live", 0.0)
                                             + s.get("_drop_versions", 0.0), 2),
                 "other_s": round(outside, 2)}
@@ -138,11 +141,10 @@ def minilm_rate(kb: Any, sample: int) -> float:
     from sqlalchemy import text
 
     from knowledge.embed import make_embed_model
-    from knowledge.pgfolder import vector_table
 
     with kb.engine.connect() as conn:
         texts = [str(t) for t in conn.execute(text(
-            f'SELECT text FROM "data_{vector_table(kb.current_name())}" '
+            f'SELECT text FROM "data_{kb.manifest()["table"]}" '
             f"ORDER BY md5(node_id) LIMIT {int(sample)}")).scalars()]
     model = make_embed_model()
     model.get_text_embedding("warm-up")
@@ -191,7 +193,7 @@ def render(result: dict[str, Any]) -> str:
     corpus, full, refresh = result["corpus"], result["full"], result["refresh"]
     rows = [(name, step["seconds"], step["cpu_seconds"], step["embedded_texts"],
              step["read_and_screen_s"], step["chunk_and_insert_s"], step["embed_s"],
-             step["sql_copy_s"], step["go_live_and_drop_s"], step["other_s"])
+             step["go_live_and_drop_s"], step["other_s"])
             for name, step in (("full build", full), ("refresh (1 changed)", refresh))]
     mini = result["minilm"]
     return (
@@ -201,7 +203,7 @@ def render(result: dict[str, Any]) -> str:
         + f"); PostgreSQL {result['versions']['postgresql']}, pgvector "
         f"{result['versions']['pgvector']}; embedding stand-in: hashing vectorizer (384 d)\n"
         + table(rows, ("step", "seconds", "CPU s", "texts embedded", "read+screen s",
-                       "chunk+insert s", "embed s", "SQL copy s", "go live s", "other s"))
+                       "chunk+insert s", "embed s", "merge + go live s", "other s"))
         + f"\nrefresh/full = {result['ratio_refresh_over_full']:.2%} (CPU time of this "
         f"process: {result['cpu_ratio_refresh_over_full']:.2%}; target <= {TARGET:.0%}: "
         + ("met" if result["target"]["met"] else "NOT met") + f"); refresh: "
@@ -226,6 +228,7 @@ def main() -> None:
     with pg_server() as server, tempfile.TemporaryDirectory(prefix="bench-pgrefresh-") as tmp:
         corpus = Path(tmp) / "corpus"
         files = make_corpus(docs, corpus, args.variants, args.max_words)
+        time.sleep(RACY_S)
         url = new_database(server, "refresh")
         measured = measure(corpus, files, url, Path(tmp) / "home", args.minilm_sample)
         versions = server_versions(url)

@@ -54,7 +54,7 @@ from tqdm import tqdm
 
 from knowledge.errors import IndexMissingError, SourceError
 from knowledge.folder import MANIFEST, IndexFolder
-from knowledge.ingest import LoadResult, discover, load_documents
+from knowledge.ingest import LoadResult, SourceFile, discover, load_documents
 from knowledge.locks import RefreshLock
 from knowledge.quarantine import Quarantine, nothing_quarantined_away, screen
 
@@ -248,7 +248,7 @@ class KnowledgeBase(IndexFolder):
         previous = self.manifest()
         paths = ([Path(p).resolve() for p in sources] if sources
                  else self._previous_sources(previous))
-        loaded = self._read_documents(paths, show_progress, on_skip)
+        loaded = self._read_documents(discover(paths), show_progress, on_skip)
         live = self.builds / current if (current := self.current_name()) else None
         screened = nothing_quarantined_away(
             screen(self.quarantine, loaded.documents, self.root, live))
@@ -353,11 +353,11 @@ class KnowledgeBase(IndexFolder):
                     node.embedding = vector
                 self._step(bar, len(batch), "embedding", start + len(batch), len(nodes))
 
-    def _read_documents(self, paths: Sequence[Path], show_progress: bool,
-                        on_skip: Callable[[str, str], None] | None) -> LoadResult:
-        """Read the documents under ``paths`` (``load_documents``'s result), with progress;
-        each file skipped reported once: to ``on_skip``, else to the log."""
-        files = discover(paths)
+    def _read_documents(self, files: Sequence[SourceFile], show_progress: bool,
+                        on_skip: Callable[[str, str], None] | None,
+                        required: bool = True) -> LoadResult:
+        """Read ``files`` (``load_documents``'s result), with progress; each file skipped
+        reported once: to ``on_skip``, else to the log. ``required``: none read is an error."""
         read = iter(range(1, len(files) + 1))
         with tqdm(total=len(files), desc="Reading", unit="doc", disable=not show_progress,
                   leave=False) as bar:
@@ -368,7 +368,7 @@ class KnowledgeBase(IndexFolder):
                 on_skip(file, reason)
             else:
                 log.warning("skipped %s: %s", file, reason)
-        if not loaded.documents:
+        if required and not loaded.documents:
             raise SourceError("None of the source files could be read — see the warnings above.")
         return loaded
 

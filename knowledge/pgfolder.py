@@ -1,17 +1,20 @@
 """The pgvector index's cheap side: which version is live and its manifest, in PostgreSQL.
 
 ``VECTOR_STORE=pgvector`` keeps the index in the database every worker shares (issue 27):
-each version's chunks in a table of its own (``data_kb_<version>``, LlamaIndex's
-``PGVectorStore``), and two small tables here:
+the chunks in a table made by a full build (``data_kb_<version>``, LlamaIndex's
+``PGVectorStore``) and updated in place by the refreshes after it, and small tables here:
 
-    kb_versions   one row per version: status (building | ready), manifest, document hashes
+    kb_versions   one row per version: status (building | ready), manifest, document hashes,
+                  the files' sizes and times as read
     kb_live       one row: the live version's name
     kb_released   the quarantined passages an admin let back in (``supportbot quarantine
                   release``), for every worker's next refresh
 
-A refresh records its version as ``building``, fills its table, then in one transaction marks
-it ``ready`` and points ``kb_live`` at it; a refresh killed midway leaves ``kb_live`` on the
-old version, and the next refresh drops the leftover. Every worker reads ``kb_live`` before a
+A refresh records its version as ``building`` and fills a table of its own with the new and
+changed documents' chunks; then one transaction merges them into the live table, marks the
+version ``ready`` and points ``kb_live`` at it (knowledge/pgindex.py). A refresh killed
+midway leaves ``kb_live`` and the live rows as they were, and the next refresh drops the
+leftover. Every worker reads ``kb_live`` before a
 question (one indexed row), so a refresh by any worker is served by all from their next
 question. Nothing here imports LlamaIndex or a model (``supportbot status`` stays quick).
 """
@@ -33,7 +36,9 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    inspect,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError, ProgrammingError
@@ -54,6 +59,7 @@ versions = Table(
     Column("manifest", JSON),
     Column("doc_hashes", JSON),  # document id → content hash: unchanged ones are not re-embedded
     Column("quarantine", JSON),  # the build's quarantine.json (knowledge/quarantine.py)
+    Column("files", JSON),  # document id → [size, mtime_ns] as read (knowledge/unread.py)
     Column("created_at", DateTime(timezone=True), server_default=func.now()),
 )
 live = Table(
@@ -90,6 +96,9 @@ class PgIndexFolder(IndexFolder):
         if self._tables_made:
             return
         create_tables(metadata, self.engine)
+        if "files" not in {c["name"] for c in inspect(self.engine).get_columns("kb_versions")}:
+            with self.engine.begin() as conn:  # a kb_versions made before the column was
+                conn.execute(text("ALTER TABLE kb_versions ADD COLUMN IF NOT EXISTS files JSON"))
         self._tables_made = True
 
     def current_name(self) -> str | None:
@@ -101,9 +110,9 @@ class PgIndexFolder(IndexFolder):
         return None if row is None else dict(row[0] or {})
 
     def live_version(self) -> dict[str, Any] | None:
-        """The live version's row (name, manifest, doc_hashes, quarantine)."""
+        """The live version's row (name, manifest, doc_hashes, quarantine, files)."""
         row = self._live_row(versions.c.name, versions.c.manifest, versions.c.doc_hashes,
-                             versions.c.quarantine)
+                             versions.c.quarantine, versions.c.files)
         return None if row is None else dict(row._mapping)
 
     def quarantined(self, include_released: bool = False) -> list[QuarantinedPassage]:

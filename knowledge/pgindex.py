@@ -6,10 +6,13 @@ column (GIN index, PostgreSQL's English full-text search) for the keyword side, 
 ``ts_rank`` where the FAISS index uses BM25. ``HybridRetriever`` fuses the two exactly as it
 fuses FAISS and BM25 (knowledge/retrieve.py).
 
-A refresh builds the new version aside: the chunks of unchanged documents are copied from the
-live version's table inside the database (not re-embedded), the rest are chunked and embedded
-as the FAISS index does; then one transaction makes it live (knowledge/pgfolder.py). The live
-version and the one before it are kept; older ones and unfinished builds are dropped.
+A refresh builds the new version aside: the new and changed documents are chunked and embedded
+into a table of the version's own (files unchanged since the last read are not even read:
+knowledge/unread.py); then one transaction deletes the changed and deleted documents' chunks
+from the live table, moves the new ones in, and makes the version live (knowledge/pgfolder.py).
+Workers read the old rows until it commits (MVCC), and a refresh killed before leaves them. A
+full build (the first, or after a change of the index settings) fills a new table; the live
+version and the one before it are kept, older tables and unfinished builds are dropped.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -30,7 +33,7 @@ from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.types import VectorStoreQuery, VectorStoreQueryMode
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 from llama_index.vector_stores.postgres import PGVectorStore
-from sqlalchemy import bindparam, delete, select, text
+from sqlalchemy import delete, select, text
 
 from knowledge.errors import IndexMissingError
 from knowledge.index import (
@@ -39,6 +42,7 @@ from knowledge.index import (
     LoadedIndex,
     RefreshStats,
 )
+from knowledge.ingest import discover
 from knowledge.locks import RefreshLock
 from knowledge.pgfolder import LIVE_SLOT, PgIndexFolder, live, vector_table, versions
 from knowledge.quarantine import (
@@ -48,6 +52,7 @@ from knowledge.quarantine import (
     nothing_quarantined_away,
     screen,
 )
+from knowledge.unread import carried_over, file_stats, files_record
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -115,18 +120,19 @@ class PgKnowledgeBase(KnowledgeBase):
         if manifest.get("format") != PG_FORMAT:
             raise IndexMissingError("The knowledge index was built by an older supportbot — "
                                     "run `supportbot refresh` to rebuild it.")
-        name = str(cast(dict[str, Any], row)["name"])
-        store = self._store(name, int(manifest["dim"]), setup=False)
+        name, table = str(cast(dict[str, Any], row)["name"]), _table(row)
+        store = self._store(table, int(manifest["dim"]), setup=False)
         index = VectorStoreIndex.from_vector_store(store, embed_model=self.embed_model)
-        index.docstore.add_documents(self._nodes(name))  # texts for the engine's checks
+        index.docstore.add_documents(self._nodes(table))  # texts for the engine's checks
         keywords = cast(Any, PgTextRetriever(store))  # duck-typed as the BM25 retriever
         return LoadedIndex(name, index, keywords, manifest)
 
-    def _store(self, name: str, dim: int, setup: bool) -> PGVectorStore:
-        """LlamaIndex's store for version ``name``. It gets engines of its own: its queries
-        bind ``SET hnsw.ef_search`` as a parameter, which needs psycopg2's client-side
-        binding (psycopg 3, the store's driver, binds on the server and refuses it); the
-        asynchronous one is required alongside but never connects (only sync calls)."""
+    def _store(self, table: str, dim: int, setup: bool) -> PGVectorStore:
+        """LlamaIndex's store for the chunk ``table`` (``vector_table`` form). It gets
+        engines of its own: its queries bind ``SET hnsw.ef_search`` as a parameter, which
+        needs psycopg2's client-side binding (psycopg 3, the store's driver, binds on the
+        server and refuses it); the asynchronous one is required alongside but never
+        connects (only sync calls)."""
         if self._engines is None:
             from sqlalchemy import create_engine
             from sqlalchemy.ext.asyncio import create_async_engine
@@ -135,7 +141,7 @@ class PgKnowledgeBase(KnowledgeBase):
             self._engines = (create_engine(url.set(drivername="postgresql+psycopg2")),
                              create_async_engine(url.set(drivername="postgresql+psycopg")))
         return PGVectorStore(
-            table_name=vector_table(name), embed_dim=dim, hybrid_search=True,
+            table_name=table, embed_dim=dim, hybrid_search=True,
             text_search_config="english", use_jsonb=True, hnsw_kwargs=dict(HNSW),
             perform_setup=setup, initialization_fail_on_error=True, engine=self._engines[0],
             async_engine=self._engines[1])
@@ -146,11 +152,11 @@ class PgKnowledgeBase(KnowledgeBase):
             self._engines[0].dispose()
             self._engines = None
 
-    def _nodes(self, name: str) -> list[BaseNode]:
+    def _nodes(self, table: str) -> list[BaseNode]:
         nodes = []
         with self.engine.connect() as conn:
             for body, meta in conn.execute(text(
-                    f'SELECT text, metadata_ FROM "data_{vector_table(name)}" ORDER BY id')):
+                    f'SELECT text, metadata_ FROM "data_{table}" ORDER BY id')):
                 node = metadata_dict_to_node(meta)
                 node.set_content(body)
                 nodes.append(node)
@@ -166,39 +172,34 @@ class PgKnowledgeBase(KnowledgeBase):
         old = dict(previous.get("manifest") or {})
         paths = ([Path(p).resolve() for p in sources] if sources
                  else self._previous_sources(old or None))
-        screened, skipped = self._read(paths, show_progress, on_skip,
-                                       dict(previous.get("quarantine") or {}))
-        reuse = (old.get("fingerprint"), old.get("format")) == (self.config.fingerprint(),
-                                                                 PG_FORMAT)
+        reuse = bool(previous) and (old.get("fingerprint"), old.get("format")) == (
+            self.config.fingerprint(), PG_FORMAT)
+        read = self._read(paths, show_progress, on_skip, previous, reuse)
         before: dict[str, str] = dict(previous.get("doc_hashes") or {}) if reuse else {}
-        now = {doc.doc_id: doc.hash for doc in screened.documents}
         name = time.strftime("v%Y%m%d%H%M%S_") + uuid.uuid4().hex[:6]
         with self.engine.begin() as conn:  # recorded first, so a killed build is found
             conn.execute(versions.insert().values(name=name, status="building"))
-        kept = [d for d in now if before.get(d) == now[d]]
-        unchanged = set(kept)
-        dim = self._fill(name, str(previous.get("name", "")), kept,
-                         [doc for doc in screened.documents if doc.doc_id not in unchanged],
+        dim = self._fill(name, [doc for doc in read.screened.documents
+                                if before.get(doc.doc_id) != read.hashes[doc.doc_id]],
                          int(old["dim"]) if reuse else 0, show_progress)
-        added = sum(1 for d in now if d not in before)
-        changed = sum(1 for d in now if d in before and before[d] != now[d])
-        counts = {"chunks": self._count(name), "added": added, "changed": changed,
-                  "deleted": sum(1 for d in before if d not in now),
-                  "unchanged": len(now) - added - changed}
-        self._go_live(name, {
-            "sources": [str(p) for p in paths], "fingerprint": self.config.fingerprint(),
-            "config": asdict(self.config), "format": PG_FORMAT, "dim": dim,
-            "documents": len(screened.documents), "quarantined": len(screened.quarantined),
-            "chunks": counts["chunks"], "built_at": time.time()}, now, screened)
+        table = _table(previous) if reuse else vector_table(name)
+        chunks = self._go_live(name, table, [d for d in before if read.hashes.get(d) != before[d]],
+                               read, {"sources": [str(p) for p in paths],
+                                      "fingerprint": self.config.fingerprint(),
+                                      "config": asdict(self.config), "format": PG_FORMAT,
+                                      "dim": dim, "table": table,
+                                      "documents": len(read.hashes),
+                                      "quarantined": len(read.screened.quarantined),
+                                      "built_at": time.time()})
         self._drop_versions("ready", keep={name, str(previous.get("name", ""))})
-        return RefreshStats(documents=len(screened.documents), skipped=skipped,
+        return RefreshStats(documents=len(read.hashes), chunks=chunks, skipped=read.skipped,
                             seconds=round(time.perf_counter() - started, 3),
-                            quarantined=tuple(p.source for p in screened.quarantined), **counts)
+                            quarantined=tuple(p.source for p in read.screened.quarantined),
+                            **_counts(before, read.hashes))
 
-    def _fill(self, name: str, previous: str, kept: list[str], documents: list[Any],
-              dim: int, show_progress: bool) -> int:
-        """Fill version ``name``'s table: the chunks of the ``kept`` documents copied from
-        ``previous``, ``documents`` chunked and embedded. Returns the vectors' dimension."""
+    def _fill(self, name: str, documents: list[Any], dim: int, show_progress: bool) -> int:
+        """Chunk and embed ``documents`` into version ``name``'s table: the whole index on a
+        full build, the new and changed documents on a refresh. Returns the vectors' width."""
         nodes = IngestionPipeline(transformations=self._transformations()).run(
             documents=documents)
         self._embed(nodes, show_progress)
@@ -206,74 +207,108 @@ class PgKnowledgeBase(KnowledgeBase):
             dim = len(nodes[0].get_embedding())
         elif not dim:
             dim = len(self.embed_model.get_text_embedding("dimension"))
-        store = self._store(name, dim, setup=True)
+        store = self._store(vector_table(name), dim, setup=True)
         store.add([])  # creates the table and its indexes
-        if kept and previous:
-            self._copy_chunks(previous, name, kept)
         if nodes:
             store.add(list(nodes))
         return dim
 
     def _read(self, paths: list[Path], show_progress: bool,
-              on_skip: Callable[[str, str], None] | None, previous: dict[str, Any]
-              ) -> tuple[Screened, tuple[tuple[str, str], ...]]:
-        """The documents to index, screened by the quarantine (``previous``: the live
-        version's, whose scans of unchanged documents are reused), and the files skipped."""
-        loaded = self._read_documents(paths, show_progress, on_skip)
-        screened = nothing_quarantined_away(
-            screen(self.quarantine, loaded.documents, self.root, None,
-                   released=self.folder.released_ids(), previous=previous))
-        return screened, tuple(loaded.skipped)
+              on_skip: Callable[[str, str], None] | None, previous: dict[str, Any],
+              reuse: bool) -> _Read:
+        """The documents to index, screened by the quarantine (reusing the live version's
+        scans of unchanged documents). With ``reuse``, files unchanged since the live version
+        read them are not read again (knowledge/unread.py)."""
+        read_at = time.time_ns()
+        files = discover(paths)
+        stats = file_stats(files)
+        released = self.folder.released_ids()
+        carried = carried_over(
+            stats, previous if reuse else {},
+            self.quarantine.fingerprint() if self.quarantine is not None else "", released)
+        loaded = self._read_documents([f for f in files if str(f.path) not in carried.hashes],
+                                      show_progress, on_skip, required=not carried.hashes)
+        screened = screen(self.quarantine, loaded.documents, self.root, None, released=released,
+                          previous=dict(previous.get("quarantine") or {}))
+        if not carried.hashes:
+            nothing_quarantined_away(screened)
+        screened.scans.update(carried.scans)
+        screened.passages += carried.passages
+        hashes = {**carried.hashes, **{doc.doc_id: doc.hash for doc in screened.documents}}
+        return _Read(screened, hashes, tuple(loaded.skipped), files_record(stats, read_at))
 
-    def _copy_chunks(self, source: str, target: str, doc_ids: list[str]) -> None:
-        """Copy the chunks (text, metadata, embedding) of unchanged documents in SQL.
-
-        The new table's secondary indexes (HNSW, full text, metadata) are dropped for the copy
-        and built again after it: built once over all rows, not row by row (on 22,000 chunks
-        the row-by-row upkeep took most of a one-document refresh)."""
-        table = f"data_{vector_table(target)}"
-        statement = text(
-            f'INSERT INTO "{table}" (text, metadata_, node_id, embedding) '
-            f'SELECT text, metadata_, node_id, embedding FROM "data_{vector_table(source)}" '
-            "WHERE metadata_->>'ref_doc_id' IN :ids ORDER BY id"
-        ).bindparams(bindparam("ids", expanding=True))
+    def _go_live(self, name: str, table: str, gone: list[str], read: _Read,
+                 manifest: dict[str, Any]) -> int:
+        """In one transaction: a refresh's new chunks (version ``name``'s table) merged into
+        the live ``table`` in place of the ``gone`` documents' (changed or deleted), the
+        version marked ready and ``kb_live`` pointed at it. Until it commits every worker
+        reads the old rows (PostgreSQL's MVCC); a refresh killed before leaves them live.
+        On a full build ``table`` is the version's own. Returns the chunks now live."""
+        quarantine = {"detector": read.screened.detector, "documents": read.screened.scans,
+                      "passages": [p.as_dict() for p in read.screened.passages]}
         with self.engine.begin() as conn:
-            indexes = conn.execute(text(
-                "SELECT i.indexname, i.indexdef FROM pg_indexes i JOIN pg_index x "
-                "ON x.indexrelid = (quote_ident(i.schemaname) || '.' || "
-                "quote_ident(i.indexname))::regclass WHERE i.tablename = :table "
-                "AND NOT x.indisprimary AND NOT x.indisunique"), {"table": table}).all()
-            for index_name, _ in indexes:
-                conn.execute(text(f'DROP INDEX "{index_name}"'))
-            conn.execute(statement, {"ids": doc_ids})
-            for _, definition in indexes:
-                conn.execute(text(definition))
-
-    def _count(self, name: str) -> int:
-        with self.engine.connect() as conn:
-            return int(conn.execute(text(
-                f'SELECT count(*) FROM "data_{vector_table(name)}"')).scalar() or 0)
-
-    def _go_live(self, name: str, manifest: dict[str, Any], hashes: dict[str, str],
-                 screened: Screened) -> None:
-        """Mark the version ready and point ``kb_live`` at it: one transaction."""
-        quarantine = {"detector": screened.detector, "documents": screened.scans,
-                      "passages": [p.as_dict() for p in screened.passages]}
-        with self.engine.begin() as conn:
+            if table != vector_table(name):
+                _merge(conn, f"data_{vector_table(name)}", f"data_{table}", gone)
+            chunks = int(conn.execute(text(f'SELECT count(*) FROM "data_{table}"')).scalar()
+                         or 0)
             conn.execute(versions.update().where(versions.c.name == name).values(
-                status="ready", manifest=manifest, doc_hashes=hashes, quarantine=quarantine))
+                status="ready", manifest={**manifest, "chunks": chunks},
+                doc_hashes=read.hashes, quarantine=quarantine, files=read.files))
             moved = conn.execute(live.update().where(live.c.slot == LIVE_SLOT)
                                  .values(name=name)).rowcount
             if not moved:
                 conn.execute(live.insert().values(slot=LIVE_SLOT, name=name))
+        return chunks
 
     def _drop_versions(self, status: str, keep: frozenset[str] | set[str] = frozenset()
                        ) -> None:
-        """Drop the tables and rows of versions in ``status`` except ``keep``."""
+        """Drop the rows of versions in ``status`` except ``keep``, and their tables that no
+        version kept reads (refreshes share the table of the full build they started from)."""
         with self.engine.begin() as conn:
-            names = [n for n in conn.execute(select(versions.c.name).where(
-                versions.c.status == status)).scalars() if n not in keep]
-            for name in names:
-                conn.execute(text(f'DROP TABLE IF EXISTS "data_{vector_table(name)}"'))
-            if names:
-                conn.execute(delete(versions).where(versions.c.name.in_(names)))
+            rows = [row._mapping for row in conn.execute(
+                select(versions.c.name, versions.c.status, versions.c.manifest))]
+            kept = {_table(row) for row in rows if row["name"] in keep}
+            gone = [row for row in rows if row["status"] == status and row["name"] not in keep]
+            for row in gone:
+                for table in {vector_table(row["name"]), _table(row)} - kept:
+                    conn.execute(text(f'DROP TABLE IF EXISTS "data_{table}"'))
+            if gone:
+                conn.execute(delete(versions).where(
+                    versions.c.name.in_([row["name"] for row in gone])))
+
+
+@dataclass
+class _Read:
+    """What a refresh read: the documents it read, screened (its scans and passages those of
+    every document), every indexed document's content hash, the files skipped as unreadable,
+    and the files' sizes and times (knowledge/unread.py)."""
+
+    screened: Screened
+    hashes: dict[str, str]
+    skipped: tuple[tuple[str, str], ...]
+    files: dict[str, list[int]]
+
+
+def _table(version: Any) -> str:
+    """The chunk table a version reads (``vector_table`` form): its manifest's ``table``, or
+    its own for a version recorded before refreshes updated a table in place."""
+    manifest = dict(version.get("manifest") or {})
+    return str(manifest.get("table") or vector_table(str(version["name"])))
+
+
+def _counts(before: dict[str, str], now: dict[str, str]) -> dict[str, int]:
+    added = sum(1 for d in now if d not in before)
+    changed = sum(1 for d in now if d in before and before[d] != now[d])
+    return {"added": added, "changed": changed, "deleted": sum(1 for d in before if d not in now),
+            "unchanged": len(now) - added - changed}
+
+
+def _merge(conn: Any, staging: str, target: str, gone: list[str]) -> None:
+    """Replace the ``gone`` documents' rows in ``target`` by ``staging``'s, then drop it.
+    Row by row through ``target``'s indexes: cheap for the few chunks a refresh changes."""
+    if gone:
+        conn.execute(text(f'DELETE FROM "{target}" WHERE metadata_->>\'ref_doc_id\' = ANY(:ids)'),
+                     {"ids": gone})
+    conn.execute(text(f'INSERT INTO "{target}" (text, metadata_, node_id, embedding) '
+                      f'SELECT text, metadata_, node_id, embedding FROM "{staging}" ORDER BY id'))
+    conn.execute(text(f'DROP TABLE "{staging}"'))

@@ -5,6 +5,8 @@ version live, and a second worker serving the new version from its next question
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -88,13 +90,13 @@ def test_ingest_refresh_and_retrieve(make_pg_kb: Callable[..., PgKnowledgeBase],
     assert edited.chunks == kb.load().manifest["chunks"]
     found = HybridRetriever(kb.load(), "hybrid").retrieve("Who handles enterprise refunds?")
     assert "named in your contract" in found.hits[0].node.get_content()
-    assert len(tables(kb)) == 2  # the live version and the previous one
+    assert len(tables(kb)) == 1  # the refresh updated the live table in place
 
     (corpus / "data-export.md").unlink()
     assert kb.update().deleted == 1
     assert "data-export.md" not in {n.metadata["source"]
                                     for n in kb.load().index.docstore.docs.values()}
-    assert len(tables(kb)) == 2  # the oldest was dropped
+    assert len(tables(kb)) == 1
 
 
 def test_a_refresh_killed_midway_leaves_the_old_version_live(
@@ -114,7 +116,50 @@ def test_a_refresh_killed_midway_leaves_the_old_version_live(
     assert kb.update().changed == 1  # the next refresh drops the leftover and goes live
     with kb.engine.connect() as conn:
         assert "building" not in conn.execute(select(versions.c.status)).scalars().all()
-    assert len(tables(kb)) == 2
+    assert len(tables(kb)) == 1  # the killed build's table was dropped
+
+
+def test_a_refresh_reads_only_the_files_changed_since_the_last_read(
+        make_pg_kb: Callable[..., PgKnowledgeBase], corpus: Path) -> None:
+    hour_ago = time.time_ns() - 3600 * 10**9
+    for file in corpus.iterdir():
+        os.utime(file, ns=(hour_ago, hour_ago))
+    kb, reads = make_pg_kb(), []
+    kb.progress = lambda stage, _done, total: reads.append(total) if stage == "reading" else None
+    first = kb.update([corpus])
+    assert reads[-1] == 4
+    refunds = corpus / "refunds.md"
+    refunds.write_text(refunds.read_text() + EDIT)
+    edited = kb.update()
+    assert reads[-1] == 1 and (edited.changed, edited.unchanged) == (1, 3)
+    assert edited.chunks == len(kb.load().index.docstore.docs) == first.chunks
+    again = kb.update()  # written less than 2 s before that read: read again, to be sure
+    assert reads[-1] == 1
+    assert (again.changed, again.unchanged, again.chunks) == (0, 4, edited.chunks)
+    os.utime(refunds, ns=(hour_ago, hour_ago))
+    assert kb.update().unchanged == 4 and reads[-1] == 1  # its time changed: read once more
+    reads.clear()
+    assert kb.update().unchanged == 4 and reads == []  # nothing to read
+    found = HybridRetriever(kb.load(), "hybrid").retrieve("Who handles enterprise refunds?")
+    assert "named in your contract" in found.hits[0].node.get_content()
+
+
+def test_a_full_build_makes_a_new_table_and_keeps_the_previous_one(
+        make_pg_kb: Callable[..., PgKnowledgeBase], engines: Callable[[], Engine],
+        embed_model: Any, corpus: Path) -> None:
+    kb = make_pg_kb()
+    kb.update([corpus])
+    first = tables(kb)
+    wider = PgKnowledgeBase(kb.root, engines(), embed_model, IndexConfig(DEFAULT_NAME, 300, 20),
+                            token_counter(embed_model))
+    try:
+        rebuilt = wider.update()
+        assert rebuilt.unchanged == 0 and rebuilt.added == 4  # other settings: all embedded
+        assert tables(kb) > first and len(tables(kb)) == 2  # the one before stays for readers
+        wider.update()
+        assert len(tables(kb)) == 1 and not tables(kb) & first
+    finally:
+        wider.close()
 
 
 def test_another_worker_serves_the_new_version_from_its_next_question(
