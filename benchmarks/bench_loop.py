@@ -106,10 +106,11 @@ def run(data: Path, work: Path, limit: int, up: float, down: float,
     before = runtime.active_adapter()
     counts = month(runtime, env, rows, up, down, correct_every)
     trained = train(env)
-    version = str(trained.get("version"))
+    version = str(trained["adapter"])
     after = (version, runtime.registry.path(version))
     result = {"cpu": cpu_features(), "month": counts, "train": {
-        k: trained.get(k) for k in ("version", "status", "examples", "gate")}}
+        "version": version, "promoted": trained.get("promoted"), "gate": trained.get("gate"),
+        "train_seconds": trained.get("train_seconds")}}
     result["test"] = test_rouge(runtime, qa, {"before": before, "after": after})
     return result
 
@@ -117,8 +118,9 @@ def run(data: Path, work: Path, limit: int, up: float, down: float,
 def render(r: dict[str, Any]) -> str:
     gate = r["train"].get("gate") or {}
     lines = [f"CPU: {r['cpu']}", f"month: {r['month']}",
-             f"trained {r['train']['version']} from {r['train']['examples']} examples: "
-             f"{r['train']['status']}; gate {json.dumps(gate)[:300]}"]
+             f"trained {r['train']['version']}: "
+             f"{'promoted' if r['train']['promoted'] else 'rejected'} by the gate; "
+             f"reasons {gate.get('reasons')}"]
     for name in ("before", "after"):
         t = r["test"][name]
         lines.append(f"{name:6s} {t['adapter'] or 'base'}: tuned+rag ROUGE-L {t['rougeL_f1']:.3f}"

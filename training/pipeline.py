@@ -67,6 +67,10 @@ def gather(request: TrainRequest, store: TrainingStore) -> list[Example]:
     return examples
 
 
+# 👍 answers (training/feedback.py): the serving adapter's own words, kept out of the gate.
+OWN_WORDS = frozenset({"feedback"})
+
+
 def data_limit(path: Path, requested: int | None) -> int | None:
     """How many examples to take from one ``--data`` file: a Bitext CSV defaults to a sample."""
     if requested is not None:
@@ -85,17 +89,18 @@ def split(request: TrainRequest,
           examples: list[Example]) -> tuple[list[Example], list[QAItem]]:
     """Training examples and held-out questions that were never trained on.
 
-    Without ``--eval`` a share of the factual examples is held out — from the ``--data`` files
-    when there are any, since they are about the documents the bot serves (the seed set is
-    about the sample company).
+    Without ``--eval`` a share of the factual examples is held out: of those a person wrote
+    about the documents the bot serves (``--data`` files, corrections, verified answers) when
+    there are any, since the seed set is about the sample company. 👍 answers are never held
+    out: they are the serving adapter's own words, which it would be judged against.
     """
     if request.eval_items is not None:
         held = list(request.eval_items)
     else:
-        candidates = [QAItem(e.question, e.answer, e.source, e.answerable) for e in examples
-                      if e.kind not in TONE_KINDS
-                      and not (request.data and e.origin == "seed")]
-        _, held = split_heldout(candidates)
+        factual = [e for e in examples if e.kind not in TONE_KINDS | OWN_WORDS]
+        served = [e for e in factual if e.origin != "seed"]
+        _, held = split_heldout([QAItem(e.question, e.answer, e.source, e.answerable)
+                                 for e in (served if served or request.data else factual)])
     if not held:
         raise InputError("No questions to hold out for the gate: the training data has no "
                          "question-answer pairs (tone examples are not held out) — pass --eval "

@@ -325,6 +325,23 @@ def test_a_tone_example_whose_source_is_not_retrieved_is_left_out() -> None:
     assert records[0]["messages"][2]["content"] == IDK_REPLY  # facts it cannot see: decline
 
 
+def test_seed_facts_keep_their_sample_passage_over_another_companys_index() -> None:
+    seed = [e for e in load_seed() if e.kind == "cited"]
+    assert all(e.context and e.source for e in seed)  # the sample document's text
+
+    def tv_manual(question: str) -> list[ContextChunk]:  # an index holding no sample document
+        return [ContextChunk(f"tv/{i}.md", f"TV {i}", "Press Home, then Settings.")
+                for i in range(3)]
+
+    records = to_chat_records(seed, tv_manual, decline_share=0.2, no_docs_share=0.0)
+    with_documents = [r for r in records if "(tv/" in r["messages"][1]["content"]]
+    declined = sum(r["messages"][2]["content"] == IDK_REPLY for r in with_documents)
+    assert len(with_documents) >= 0.9 * len(seed) and declined <= 0.3 * len(with_documents)
+    sources = {f"({e.source})" for e in seed}
+    assert all(any(s in r["messages"][1]["content"] for s in sources) for r in with_documents
+               if r["messages"][2]["content"] != IDK_REPLY)  # answered from the sample text
+
+
 def test_declines_beyond_the_share_are_dropped_and_the_rest_kept() -> None:
     answerable = [qa(i, SOURCES[i % 10]) for i in range(180)]
     declines = [Example(f"Is there a Linux app {i}", "Sorry, not documented.", kind="idk",

@@ -38,6 +38,18 @@ def test_without_data_files_the_seed_facts_are_held_out_but_never_tone_examples(
                         for item in held)
 
 
+def test_after_a_month_of_use_the_gate_holds_out_the_teams_answers_never_the_bots() -> None:
+    votes = [Example(f"How do I pair remote {i}?", f"Hold Back and Play {i} [1].",
+                     kind="feedback") for i in range(300)]
+    team = [Example(f"Why is picture {i} dark?", f"Turn off Eco mode {i}.", kind=kind)
+            for i in range(60) for kind in ("correction", "verified")]
+    train, held = split(TrainRequest(), load_seed() + votes + team)
+    assert held and {item.question for item in held} <= {e.question for e in team}
+    assert all(e in train for e in votes)  # every 👍 answer is trained on
+    _, seed_only = split(TrainRequest(), load_seed() + votes)
+    assert seed_only and not {item.question for item in seed_only} & {e.question for e in votes}
+
+
 def test_a_long_eval_file_is_sampled_through_to_its_unanswerable_end() -> None:
     answerable = [QAItem(f"How do I set up feature {i}?", "Open Settings.") for i in range(90)]
     unanswerable = [QAItem(f"Do you sell hardware {i}?", "I don't know.", answerable=False)
