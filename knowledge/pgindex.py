@@ -52,7 +52,7 @@ from knowledge.quarantine import (
     nothing_quarantined_away,
     screen,
 )
-from knowledge.unread import carried_over, file_stats, files_record
+from knowledge.unread import carried_over, file_stats
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -187,7 +187,7 @@ class PgKnowledgeBase(KnowledgeBase):
                                read, {"sources": [str(p) for p in paths],
                                       "fingerprint": self.config.fingerprint(),
                                       "config": asdict(self.config), "format": PG_FORMAT,
-                                      "dim": dim, "table": table,
+                                      "dim": dim, "table": table, "read_at": read.read_at,
                                       "documents": len(read.hashes),
                                       "quarantined": len(read.screened.quarantined),
                                       "built_at": time.time()})
@@ -235,7 +235,7 @@ class PgKnowledgeBase(KnowledgeBase):
         screened.scans.update(carried.scans)
         screened.passages += carried.passages
         hashes = {**carried.hashes, **{doc.doc_id: doc.hash for doc in screened.documents}}
-        return _Read(screened, hashes, tuple(loaded.skipped), files_record(stats, read_at))
+        return _Read(screened, hashes, tuple(loaded.skipped), stats, read_at)
 
     def _go_live(self, name: str, table: str, gone: list[str], read: _Read,
                  manifest: dict[str, Any]) -> int:
@@ -281,12 +281,13 @@ class PgKnowledgeBase(KnowledgeBase):
 class _Read:
     """What a refresh read: the documents it read, screened (its scans and passages those of
     every document), every indexed document's content hash, the files skipped as unreadable,
-    and the files' sizes and times (knowledge/unread.py)."""
+    the files' sizes and times, and when the reading began (knowledge/unread.py)."""
 
     screened: Screened
     hashes: dict[str, str]
     skipped: tuple[tuple[str, str], ...]
     files: dict[str, list[int]]
+    read_at: int  # time.time_ns()
 
 
 def _table(version: Any) -> str:

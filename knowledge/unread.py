@@ -46,10 +46,11 @@ class Carried:
 
 def carried_over(stats: dict[str, list[int]], previous: dict[str, Any], detector: str,
                  released: set[str]) -> Carried:
-    """What the live version (``previous``: its ``files``, ``doc_hashes`` and ``quarantine``)
-    found in the files that did not change since it read them (``stats``: now)."""
+    """What the live version (``previous``: its ``files``, ``doc_hashes``, ``quarantine`` and
+    its manifest's ``read_at``, when its reading began, in nanoseconds) found in the files that
+    did not change since it read them (``stats``: now)."""
     files = dict(previous.get("files") or {})
-    read_at = int(files.pop("", [0, 0])[1])  # the "" entry: when that refresh began reading
+    read_at = int(dict(previous.get("manifest") or {}).get("read_at", 0))
     hashes = dict(previous.get("doc_hashes") or {})
     quarantine = dict(previous.get("quarantine") or {})
     if not files or quarantine.get("detector", "") != detector:
@@ -64,8 +65,3 @@ def carried_over(stats: dict[str, list[int]], previous: dict[str, Any], detector
                    scans={doc: scans[doc] for doc in same if doc in scans},
                    passages=[p for p in passages if p.file in same])
 
-
-def files_record(stats: dict[str, list[int]], read_at: int) -> dict[str, list[int]]:
-    """What a version records for the next refresh: ``stats``, and under ``""`` the time
-    (nanoseconds) its reading began."""
-    return {**stats, "": [0, read_at]}

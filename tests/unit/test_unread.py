@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from knowledge.ingest import SourceFile
-from knowledge.unread import RACY_NS, carried_over, file_stats, files_record
+from knowledge.unread import RACY_NS, carried_over, file_stats
 
 HOUR = 3600 * 10**9
 
@@ -16,7 +16,8 @@ def previous(stats: dict[str, list[int]], read_at: int, detector: str = "d1",
              released: bool = False) -> dict[str, Any]:
     """A live version that read ``stats`` at ``read_at``; b.md had a passage quarantined."""
     return {
-        "files": files_record(stats, read_at),
+        "files": stats,
+        "manifest": {"read_at": read_at},
         "doc_hashes": {doc: f"hash-{Path(doc).name}" for doc in stats},
         "quarantine": {
             "detector": detector,
