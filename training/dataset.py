@@ -62,13 +62,12 @@ def load_seed(path: Path = SEED_PATH, docs: Path = SAMPLE_DOCS) -> list[Example]
     when the index is another company's: without it RAFT turned every one of them into a
     decline there, and an adapter retrained from a month of feedback on the e-manual declined
     more and scored lower than the one before it (bench_loop.py, BENCHMARKS.md)."""
-    out = []
-    for ex in load_jsonl(path):
-        document = docs / ex.source if ex.source else None
-        context = ex.context or (document.read_text(encoding="utf-8")
-                                 if document is not None and document.is_file() else None)
-        out.append(replace(ex, origin="seed", context=context))
-    return out
+    examples = load_jsonl(path)
+    texts = {source: (docs / source).read_text(encoding="utf-8")
+             for source in {ex.source for ex in examples if ex.source}
+             if (docs / source).is_file()}
+    return [replace(ex, origin="seed", context=ex.context or texts.get(ex.source or ""))
+            for ex in examples]
 
 
 def _read_text(path: Path) -> str:
