@@ -26,7 +26,15 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import EMANUAL, base_parser, cpu_features, emanual, make_runtime, quiet  # noqa: E402
+from common import (  # noqa: E402
+    EMANUAL,
+    base_parser,
+    correct,
+    cpu_features,
+    emanual,
+    make_runtime,
+    quiet,
+)
 
 USERS = ("ana", "ben", "chen", "dara", "eli")
 
@@ -35,14 +43,12 @@ def month(runtime: Any, env: dict[str, str], rows: Sequence[dict[str, str]], up:
           down: float, correct_every: int) -> dict[str, int]:
     """Ask, vote and correct as a month of customers and one reviewer would."""
     from rouge_score import rouge_scorer
-    from typer.testing import CliRunner
 
-    from bot.cli import app
     from bot.core.router import Router
     from bot.core.types import IncomingMessage
 
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
-    router, runner = Router(runtime.store, runtime.engine), CliRunner()
+    router = Router(runtime.store, runtime.engine)
     counts = {"asked": 0, "up": 0, "down": 0, "corrected": 0}
     for n, row in enumerate(rows):
         user = USERS[n % len(USERS)]
@@ -59,9 +65,7 @@ def month(runtime: Any, env: dict[str, str], rows: Sequence[dict[str, str]], up:
                                    score)
         counts["up" if score > 0 else "down"] += 1
         if score < 0 and counts["down"] % correct_every == 0:
-            done = runner.invoke(app, ["correct", str(reply.message_id), row["answer"]], env=env)
-            if done.exit_code != 0:
-                sys.exit(f"error: supportbot correct failed: {done.output.strip()}")
+            correct(env, reply.message_id, row["answer"])
             counts["corrected"] += 1
     return counts
 

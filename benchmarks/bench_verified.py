@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import EMANUAL, base_parser, cpu_features, make_runtime, quiet  # noqa: E402
+from common import EMANUAL, base_parser, correct, cpu_features, make_runtime, quiet  # noqa: E402
 
 PARAPHRASED = "Paraphrased Q&A"
 
@@ -74,17 +74,8 @@ def ask_all(runtime: Any, engine: Any, questions: Sequence[str], user: str) -> l
 def correct_all(env: dict[str, str], replies: Sequence[Any],
                 texts: Sequence[str]) -> dict[int, int]:
     """``supportbot correct MESSAGE_ID TEXT --json`` for each; verified id → position."""
-    from typer.testing import CliRunner
-
-    from bot.cli import app
-
-    runner, ids = CliRunner(), {}
-    for n, (reply, text) in enumerate(zip(replies, texts, strict=True)):
-        result = runner.invoke(app, ["correct", str(reply.message_id), text, "--json"], env=env)
-        if result.exit_code != 0:
-            sys.exit(f"error: supportbot correct failed: {result.output.strip()}")
-        ids[int(json.loads(result.stdout)["verified_id"])] = n
-    return ids
+    return {int(correct(env, reply.message_id, text)["verified_id"]): n
+            for n, (reply, text) in enumerate(zip(replies, texts, strict=True))}
 
 
 def served(engine: Any, questions: Sequence[str]) -> list[Any]:

@@ -72,6 +72,19 @@ def make_runtime(home: Path, **overrides: Any) -> Any:
     return Runtime(load_settings(supportbot_home=home, _env_file=None, **overrides))
 
 
+
+def correct(env: dict[str, str], message_id: int, text: str) -> dict[str, Any]:
+    """``supportbot correct MESSAGE_ID TEXT --json`` as a reviewer runs it (in process, with
+    ``env``); its JSON result. Exits with the command's output if it fails."""
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    result = CliRunner().invoke(app, ["correct", str(message_id), text, "--json"], env=env)
+    if result.exit_code != 0:
+        sys.exit(f"error: supportbot correct failed: {result.output.strip()}")
+    return dict(json.loads(result.stdout))
+
 def words(text: str) -> list[str]:
     """Lowercased word tokens (``\\w+``) — the unit of the coverage metric."""
     return _WORD.findall(text.lower())
