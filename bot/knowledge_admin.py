@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 
 
 class KnowledgeAdmin:
-    """``/kb refresh`` and ``/kb status`` for the chat platforms (the router's admin port)."""
+    """``/kb refresh``, ``status``, ``gaps`` and ``train`` for the chat platforms (the
+    router's admin port)."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime

@@ -395,4 +395,3 @@ class KnowledgeBase(IndexFolder):
         if self.builds.exists():
             for build in self.builds.glob("*.partial"):
                 shutil.rmtree(build, ignore_errors=True)
-

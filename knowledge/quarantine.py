@@ -276,6 +276,7 @@ def release(root: Path, passages: Sequence[QuarantinedPassage], by: str) -> None
     tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False))
     os.replace(tmp, path)
 
+
 def nothing_quarantined_away(screened: Screened) -> Screened:
     """``screened``, unless the quarantine took every document: then a ``SourceError``."""
     if not screened.documents:
