@@ -76,7 +76,8 @@ class Settings(BaseSettings):
         description="Characters of each retrieved chunk shown to the model (0 = all).")
     answer_quotes: bool = Field(
         True, description="Quote the retrieved sentences closest to the question in answers.")
-    quote_sentences: int = Field(2, ge=1, le=5, description="Sentences quoted at most.")
+    quote_sentences: int = Field(
+        2, ge=1, le=5, description="Sentences quoted at most (a short list is quoted whole).")
     retrieval_mode: RetrievalMode = "hybrid"
     min_relevance: float = Field(
         0.3, ge=0.0, le=1.0, description="Below this dense similarity nothing is relevant."

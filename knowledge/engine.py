@@ -28,6 +28,7 @@ from knowledge.guard import (
     SECRET_REASON,
     finish_quote,
     ground,
+    names_held,
     security_check,
     trusted_contacts,
     uncovered_names,
@@ -143,7 +144,7 @@ class AnswerEngine:
         chunks = [focus(ContextChunk(s.source, s.title, s.text), words,
                         self.config.context_chars) for s in sources]
         context = format_context(chunks)
-        if uncovered_names(query, evidence, self.config.company):
+        if self._never_named(query, evidence):
             return self._answer(IDK_REPLY, sources, query, context, started, False)
         show = None if on_text is None else _Shown(on_text, quotes, query)
         messages = build_messages(query, chunks, company=self.config.company)
@@ -156,6 +157,17 @@ class AnswerEngine:
                 text, grounded, security = self._blocked(blocked)
         answer = self._answer(text, sources, query, context, started, grounded, security)
         return dataclasses.replace(answer, guard_cut=cut)
+
+    def _never_named(self, query: str, evidence: list[str]) -> bool:
+        """Whether the question names something the documents never name ("Salesforce?"):
+        a name no retrieved chunk holds, that no chunk keyword search finds for it holds
+        either (together with the other such names). "iPhone" named only on another page
+        than the retrieved notification tips is not such a name."""
+        unknown = uncovered_names(query, evidence, self.config.company)
+        if not unknown:
+            return False
+        found = self.retriever().keyword(" ".join(sorted(unknown)))
+        return not any(names_held(query, unknown, text) for text in found)
 
     def _quotes(self, embedding: list[float], sources: Sequence[Source], evidence: list[str],
                 query: str) -> list[Quote]:
@@ -267,8 +279,11 @@ def leads(quotes: Sequence[Quote]) -> bool:
 
 
 def passage(quotes: Sequence[Quote]) -> str:
-    """The quoted sentences with their citations, in the documents' order."""
-    return " ".join(q.cited() for q in sorted(quotes, key=lambda q: q.order))
+    """The quoted sentences with their citations, in the documents' order; the items of a
+    list quoted whole on lines of their own."""
+    parts = [("\n- " if q.listed else " ") + q.cited()
+             for q in sorted(quotes, key=lambda q: q.order)]
+    return "".join(parts).strip()
 
 
 def with_quote(text: str, grounded: bool, quotes: Sequence[Quote],

@@ -51,6 +51,7 @@ _PATH = re.compile(r"([\w'’&()-]+)\s*(?:>|→|›|»)\s*(?=([\w'’&()-]+))")
 _NAME = re.compile(r"(?<![\w'’@./-])[A-Za-z][\w'’&-]*")
 WORD = _words.WORD
 _SENTENCE = re.compile(r"(?<=[.!?])(?:\s*\[\d{1,2}\])*\s+|\n+")
+_LIST_ITEM = re.compile(r"^(?:[-*•]|\d{1,2}[.)])\s")
 _LEAD = re.compile(r"^\s*(?:[-*•]\s+|\d{1,2}[.)]\s+|#+\s+)?(?:\*\*)?")
 # Capitalised words that are not names: greetings, openers and labels of the answer format.
 _NOT_NAMES_TEXT = """
@@ -272,14 +273,43 @@ def split_sentences(text: str) -> list[tuple[str, str]]:
     return [(s, sep) for s, sep in pairs if s.strip()]
 
 
+@dataclass(frozen=True)
+class SourceSentence:
+    """A quotable sentence of a chunk, with where it stands: the section heading above it,
+    the list it is an item of (``item``, numbered from 1 per chunk; 0 for prose), or the list
+    it introduces (``intro``: a sentence ending in ":" right before the list)."""
+
+    text: str
+    heading: str = ""
+    item: int = 0
+    intro: int = 0
+
+
 def source_sentences(chunk: str, max_words: int = 60) -> list[str]:
     """The sentences of a chunk worth quoting (headings, fragments and, above ``max_words``,
     run-ons left out)."""
-    out = []
+    return [s.text for s in source_structure(chunk, max_words)]
+
+
+def source_structure(chunk: str, max_words: int = 60) -> list[SourceSentence]:
+    """``source_sentences`` with each one's heading and list (``SourceSentence``)."""
+    out: list[SourceSentence] = []
+    heading, current, lists = "", 0, 0
     for line in chunk.replace("**", "").splitlines():
-        if line.lstrip().startswith("#") or line.lstrip().startswith("|"):
+        stripped = line.strip()
+        if stripped.startswith(("#", "|")) or not stripped:
+            if stripped.startswith("##"):
+                heading = stripped.lstrip("#").strip()
+            current = 0 if stripped else current
             continue
+        if _LIST_ITEM.match(stripped) and not current:
+            lists += 1
+            current = lists
+            if out and out[-1].text.endswith(":") and not out[-1].item:
+                out[-1] = SourceSentence(out[-1].text, out[-1].heading, 0, current)
+        elif not _LIST_ITEM.match(stripped):
+            current = 0
         for sentence in re.split(r"(?<=[.!?])\s+", _LEAD.sub("", line).strip()):
             if 4 <= len(sentence.split()) <= max_words:
-                out.append(sentence.strip())
+                out.append(SourceSentence(sentence.strip(), heading, current))
     return out

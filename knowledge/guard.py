@@ -94,6 +94,24 @@ def uncovered_names(question: str, chunks: Sequence[str], company: str = "") -> 
             if not any(e.holds_name(n) for e in evidence)}
 
 
+def names_held(question: str, names: set[str], text: str) -> bool:
+    """Whether ``text`` holds every one of the question's ``names``, the names the question
+    writes side by side as that phrase: "Microsoft Teams" is not held by a page naming
+    Microsoft sign-in and team plans."""
+    held = Evidence.of(text)
+    if not all(held.holds_name(n) for n in names):
+        return False
+    asked, run = facts(question).names, []
+    for word in [*WORD.findall(question.lower()), ""]:
+        if word and word in asked:
+            run.append(word)
+            continue
+        if len(run) > 1 and names & set(run) and " ".join(run) not in held.flat:
+            return False
+        run = []
+    return True
+
+
 def ground(answer: str, chunks: Sequence[str], question: str = "",
            company: str = "") -> GuardResult:
     """Keep, re-cite, replace or drop each sentence of ``answer`` so that every fact it states

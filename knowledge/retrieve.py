@@ -61,3 +61,7 @@ class HybridRetriever:
             hits = self.fusion.retrieve(bundle)
         return Retrieval(hits=hits, relevance=relevance,
                          query_embedding=list(bundle.embedding or []))
+
+    def keyword(self, query: str) -> list[str]:
+        """The texts of the chunks keyword search alone (BM25) finds for ``query``."""
+        return [hit.node.get_content() for hit in self.bm25.retrieve(QueryBundle(query))]

@@ -91,6 +91,16 @@ def test_a_question_about_a_product_no_chunk_names_is_declined_without_the_model
     assert model.history == []
 
 
+def test_a_name_that_another_document_holds_does_not_decline_the_question(
+    engine_for: Callable[..., Any]
+) -> None:
+    model = FakeChatModel("Annual subscriptions can be refunded within 30 days [1].")
+    question = "Can we get a refund on an annual subscription if we use SSO?"
+    answer = engine_for(model, top_k=1).answer(question)
+    assert "sso" not in answer.sources[0].text.lower()  # the pricing page names SSO
+    assert model.history and "30 days" in answer.text
+
+
 def test_an_answer_asking_for_a_password_is_blocked_and_flagged(
     engine_for: Callable[..., Any]
 ) -> None:

@@ -10,6 +10,7 @@ from knowledge.guard import (
     SECRET_REASON,
     asks_for_secret,
     ground,
+    names_held,
     security_check,
     trusted_contacts,
     uncovered_names,
@@ -114,6 +115,15 @@ def test_an_affirmative_claim_about_a_product_the_chunks_never_name_grounds_noth
     assert not result.grounded and result.text == ""
     assert not uncovered_names("Does Orbitask integrate with Zapier?", [INTEGRATIONS],
                                "Orbitask")
+
+
+def test_names_a_question_writes_side_by_side_must_be_held_as_that_phrase() -> None:
+    question = "Will you build a Microsoft Teams integration?"
+    assert names_held("Can I sign in with my iPhone?", {"iphone"}, "Apps for iPhone and iPad.")
+    assert not names_held(question, {"microsoft", "teams"},
+                          "Continue with Microsoft. Team plans include 10 members.")
+    assert names_held(question, {"microsoft", "teams"}, "Microsoft Teams is supported.")
+    assert not names_held("Does it run on Linux?", {"linux"}, "It runs on Windows.")
 
 
 def test_a_decline_and_the_handoff_are_kept_without_facts() -> None:

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from knowledge.engine import with_quote, without_restated
+from knowledge.engine import passage, with_quote, without_restated
+from knowledge.facts import SourceSentence, source_structure
 from knowledge.quote import Quote, Quoter, rare_word_share
 
 
@@ -59,7 +60,7 @@ def test_sentences_are_embedded_once() -> None:
     quoter = Quoter(embedder)
     quoter.best(REFUND, ASK, CHUNKS)
     quoter.best(REFUND, ASK, CHUNKS)
-    assert embedder.calls == 2  # sentences, then "title: sentence"; never again
+    assert embedder.calls == 3  # sentences, headings, "title: sentence"; never again
 
 
 def test_quotes_that_do_not_lead_follow_the_answer_in_document_order() -> None:
@@ -101,7 +102,7 @@ def test_a_quote_the_answer_rewords_with_other_facts_is_still_quoted() -> None:
 
 
 def test_a_declined_answer_becomes_the_quotes_when_their_score_is_high() -> None:
-    quote = Quote(0, "Wire transfer is available for annual plans.", 0.5, score=1.1)
+    quote = Quote(0, "Wire transfer is available for annual plans.", 0.5, score=1.2)
     assert with_quote("I don't know.", False, [quote]) == (
         "Wire transfer is available for annual plans [1].", True)
     low = Quote(0, "Wire transfer is available for annual plans.", 0.5, score=0.9)
@@ -117,3 +118,49 @@ def test_sentences_that_only_restate_the_question_are_dropped() -> None:
     assert without_restated("Yes [1].", question) == "Yes [1]."  # nothing restated
     assert without_restated("You can sync it back within 30 days [1].", question) == (
         "You can sync it back within 30 days [1].")  # a fact the question does not hold
+
+
+RULES = """# Passwords
+
+Pick a strong one.
+
+## Password requirements
+
+Your password must follow these rules:
+
+- At least 10 characters.
+- Cannot be the same as any of your last 5 passwords.
+- Should not be a password you use elsewhere.
+
+## Refund rules
+
+A refund is paid back to the original card within 10 days.
+"""
+
+
+def test_a_chunk_sentence_knows_its_heading_and_its_list() -> None:
+    lines = source_structure(RULES)
+    assert lines[0] == SourceSentence("Pick a strong one.")  # under the title only
+    assert lines[1] == SourceSentence("Your password must follow these rules:",
+                                      "Password requirements", intro=1)
+    assert [s.item for s in lines[2:5]] == [1, 1, 1]
+    assert lines[5].heading == "Refund rules" and not lines[5].item
+
+
+def test_a_list_whose_item_answers_is_quoted_whole_with_its_introduction() -> None:
+    quotes = Quoter(AxisEmbedder()).best([0.0, 0.0, 1.0], "What are the password rules?",
+                                         [("Passwords", RULES.replace("10 characters",
+                                                                      "10 characters per seat"))])
+    assert quotes[0].sentence == "At least 10 characters per seat."  # the best comes first
+    assert len(quotes) == 4 and [q.listed for q in quotes].count(True) == 3
+    assert passage(quotes).split("\n") == [
+        "Your password must follow these rules [1]:", "- At least 10 characters per seat [1].",
+        "- Cannot be the same as any of your last 5 passwords [1].",
+        "- Should not be a password you use elsewhere [1]."]
+
+
+def test_the_section_heading_tells_which_sentence_answers() -> None:
+    chunks = [("Help", "## Refund window\n\nYou have 30 days.\n\n## Invoices\n\n"
+                       "You have 12 invoices a year.")]
+    quotes = Quoter(AxisEmbedder()).best(REFUND, "How long do I have?", chunks, limit=1)
+    assert quotes[0].sentence == "You have 30 days."  # only its heading names refunds
