@@ -85,7 +85,7 @@ def test_a_grounded_answer_is_kept_word_for_word() -> None:
 
 
 def test_facts_from_the_question_may_be_repeated() -> None:
-    result = ground("Yes, 45 days is too late: refunds are within 30 days [1].", [REFUNDS],
+    result = ground("Sorry, 45 days is too late: refunds are within 30 days [1].", [REFUNDS],
                     "Can I get a refund after 45 days?")
     assert "45 days" in result.text and result.grounded
 
@@ -115,6 +115,15 @@ def test_an_affirmative_claim_about_a_product_the_chunks_never_name_grounds_noth
     assert not result.grounded and result.text == ""
     assert not uncovered_names("Does Orbitask integrate with Zapier?", [INTEGRATIONS],
                                "Orbitask")
+
+
+def test_a_bare_yes_or_no_is_a_verdict_no_chunk_vouches_for() -> None:
+    result = ground("Yes, refunds are possible after 45 days [1]. Refunds are within 30 days "
+                    "[1].", [REFUNDS], "Can I get a refund after 45 days?")
+    assert result.text == "Refunds are within 30 days [1]." and result.dropped == 1
+    assert not ground("No, you cannot get a refund [1].", [REFUNDS], "Refund?").grounded
+    assert ground("No credit card is needed for refunds within 30 days [1].", [REFUNDS],
+                  "Refund?").grounded  # "No" opening a sentence, not a verdict
 
 
 def test_names_a_question_writes_side_by_side_must_be_held_as_that_phrase() -> None:
