@@ -35,6 +35,8 @@ _PHONE = re.compile(
 )
 _NUMBER = re.compile(r"(?<![\w.])[$€£]?(\d+(?:[.,:]\d+)*)(?:%|st|nd|rd|th|k|x)?(?![\w])")
 _LIST_NUMBER = re.compile(r"(?m)^\s*\d{1,2}[.)]\s+")
+# ... or a step number run into the text after a sentence ("… online [2]. 4. Click on …")
+_INLINE_ITEM = re.compile(r"(?<=[.!?\]])\s+\d{1,2}[.)]\s+(?=[A-Z])")
 _NUMBER_WORDS = {
     "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
     "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "fifteen": "15",
@@ -173,7 +175,7 @@ def facts(text: str, company: str = "") -> Facts:
     text = MARKERS.sub("", text).replace("**", "")
     found, rest = contacts(text)
     paths = {f"{a.lower()}>{b.lower()}" for a, b in _PATH.findall(rest)}
-    rest = _LIST_NUMBER.sub(" ", rest)
+    rest = _INLINE_ITEM.sub(" ", _LIST_NUMBER.sub(" ", rest))
     numbers = {_number(m.group(1)) for m in _NUMBER.finditer(rest)}
     numbers |= {_NUMBER_WORDS[w.lower()] for w in _SPELLED.findall(rest)}
     exclude = frozenset(WORD.findall(company.lower()))

@@ -25,6 +25,11 @@ def test_invented_facts_are_numbers_and_contacts_no_chunk_nor_the_question_holds
     assert invented_facts("More than 45 requests?", [CHUNK], "Can I send 45?") == set()
 
 
+def test_a_step_number_run_into_the_text_is_no_invented_number() -> None:
+    answer = "Open Game Mode [1]. 4. Click Game Mode Settings [1]. It takes 2 minutes [1]."
+    assert invented_facts(answer, ["Game Mode\nClick Game Mode Settings."], "How?") == {"2"}
+
+
 @pytest.mark.parametrize(("text", "facts", "expected"), [
     ("The Team plan costs $8 per member [1].", ["$8"], True),
     ("Business workspaces get 10000 runs [1].", ["10,000"], True),
