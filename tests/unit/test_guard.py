@@ -126,6 +126,14 @@ def test_a_bare_yes_or_no_is_a_verdict_no_chunk_vouches_for() -> None:
                   "Refund?").grounded  # "No" opening a sentence, not a verdict
 
 
+def test_a_sentence_about_the_documents_subject_they_do_not_hold_is_dropped() -> None:
+    made_up = "Scan the barcode printed on your laptop lid using the authenticator gadget panel."
+    result = ground(f"Happy to help! {made_up}", [TWO_FA], "How do I turn on 2FA?")
+    assert result.text == "Happy to help!" and result.dropped == 1  # tone shares no words
+    held = "Scan the QR code with an authenticator app [1]."
+    assert ground(held, [TWO_FA], "How do I turn on 2FA?").text == held
+
+
 def test_names_a_question_writes_side_by_side_must_be_held_as_that_phrase() -> None:
     question = "Will you build a Microsoft Teams integration?"
     assert names_held("Can I sign in with my iPhone?", {"iphone"}, "Apps for iPhone and iPad.")
