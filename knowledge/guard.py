@@ -232,9 +232,9 @@ class _Checker:
         return any(not missing(found, w) - asked and len(stems & w.stems) >= need
                    for w in self.passages[k])
 
-    def _plain(self, body: str, cited: list[int], result: GuardResult) -> str:
-        """A sentence stating no fact: kept, with its own citation; in an answer that cites
-        nothing it is cited with the chunk it draws on (moving a valid citation to the chunk
+    def _plain(self, body: str, cited: list[int], result: GuardResult) -> str | None:
+        """A sentence stating no fact: kept, with its own citation (``None``: dropped); in an
+        answer that cites nothing it is cited with the chunk it draws on (moving a valid citation to the chunk
         sharing more words fixed as many citations as it broke on the sample QA set,
         BENCHMARKS.md). It grounds the answer only when one passage holds most of its words:
         "I'm glad you reached out" shares words with any chunk and says nothing. One that
