@@ -236,12 +236,12 @@ class _Checker:
         """A sentence stating no fact: kept, with its own citation (``None``: dropped); in an
         answer that cites nothing it is cited with the chunk it draws on (moving a valid
         citation to the chunk sharing more words fixed as many citations as it broke on the
-        sample QA set, BENCHMARKS.md). It grounds the answer only when one passage holds most of its words:
-        "I'm glad you reached out" shares words with any chunk and says nothing. One that
-        shares two words or more with a passage but not most of them talks about what the
-        documents cover and says what they do not ("Click Settings in the top-right corner of
-        the game mode window"): dropped. (On the cached sample and e-manual answers this
-        dropped 2, 4 and, of the base model's, 9 sentences, ROUGE-L unchanged.)"""
+        sample QA set, BENCHMARKS.md). It grounds the answer only when one passage holds most
+        of its words: "I'm glad you reached out" shares words with any chunk and says nothing.
+        One that shares two words or more with a passage but not most of them talks about
+        what the documents cover and says what they do not ("Click Settings in the top-right
+        corner of the game mode window"): dropped. (On the cached sample and e-manual answers
+        this dropped 2, 4 and, of the base model's, 9 sentences, ROUGE-L unchanged.)"""
         words = content_words(body)
         overlaps = [max((len(words & w.words) for w in windows), default=0)
                     for windows in self.passages]
