@@ -130,8 +130,9 @@ def ground(answer: str, chunks: Sequence[str], question: str = "",
     return result
 
 
-# A line of the prompt's own layout echoed back: a Markdown heading or a context header.
-_LEAKED = re.compile(r"^(#{1,6}\s|\[\d{1,2}\]\s.*\([^()]*\)$|(Context documents|Question)\b)"
+# A line of the prompt's own layout echoed back: a Markdown heading, a code fence or a context
+# header.
+_LEAKED = re.compile(r"^(#{1,6}\s|```|\[\d{1,2}\]\s.*\([^()]*\)$|(Context documents|Question)\b)"
                      r"|\([\w.-]+/[\w./-]+\)\W*$|^\W*(\d{1,2}[.)]?)?\W*$")
 # A sentence opening on a bare yes or no: a verdict no chunk can vouch for, and the 135M
 # model's is wrong more often than right (on the sample QA set, 8 of 11 such sentences: "Yes,

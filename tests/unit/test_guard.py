@@ -134,6 +134,12 @@ def test_a_sentence_about_the_documents_subject_they_do_not_hold_is_dropped() ->
     assert ground(held, [TWO_FA], "How do I turn on 2FA?").text == held
 
 
+def test_a_code_fence_line_is_layout_not_an_answer() -> None:
+    result = ground("Scan the QR code with an authenticator app [1].\n```javascript",
+                    [TWO_FA], "How do I turn on 2FA?")
+    assert result.text == "Scan the QR code with an authenticator app [1]."
+
+
 def test_names_a_question_writes_side_by_side_must_be_held_as_that_phrase() -> None:
     question = "Will you build a Microsoft Teams integration?"
     assert names_held("Can I sign in with my iPhone?", {"iphone"}, "Apps for iPhone and iPad.")
