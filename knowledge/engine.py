@@ -166,8 +166,8 @@ class AnswerEngine:
         unknown = uncovered_names(query, evidence, self.config.company)
         if not unknown:
             return False
-        found = self.retriever().keyword(" ".join(sorted(unknown)))
-        return not any(names_held(query, unknown, text) for text in found)
+        return not names_held(query, unknown,
+                               self.retriever().keyword(" ".join(sorted(unknown))))
 
     def _quotes(self, embedding: list[float], sources: Sequence[Source], evidence: list[str],
                 query: str) -> list[Quote]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -296,21 +296,23 @@ def source_sentences(chunk: str, max_words: int = 60) -> list[str]:
 def source_structure(chunk: str, max_words: int = 60) -> list[SourceSentence]:
     """``source_sentences`` with each one's heading and list (``SourceSentence``)."""
     out: list[SourceSentence] = []
-    heading, current, lists = "", 0, 0
+    heading, current, lists = "", 0, 0  # the list being read (0: none), lists seen
     for line in chunk.replace("**", "").splitlines():
         stripped = line.strip()
-        if stripped.startswith(("#", "|")) or not stripped:
+        if not stripped:
+            continue  # a blank line between items keeps the list going
+        if stripped.startswith(("#", "|")):
             if stripped.startswith("##"):
                 heading = stripped.lstrip("#").strip()
-            current = 0 if stripped else current
+            current = 0
             continue
-        if _LIST_ITEM.match(stripped) and not current:
+        if not _LIST_ITEM.match(stripped):
+            current = 0
+        elif not current:
             lists += 1
             current = lists
             if out and out[-1].text.endswith(":") and not out[-1].item:
-                out[-1] = SourceSentence(out[-1].text, out[-1].heading, 0, current)
-        elif not _LIST_ITEM.match(stripped):
-            current = 0
+                out[-1] = replace(out[-1], intro=current)
         for sentence in re.split(r"(?<=[.!?])\s+", _LEAD.sub("", line).strip()):
             if 4 <= len(sentence.split()) <= max_words:
                 out.append(SourceSentence(sentence.strip(), heading, current))

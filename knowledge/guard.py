@@ -94,22 +94,21 @@ def uncovered_names(question: str, chunks: Sequence[str], company: str = "") -> 
             if not any(e.holds_name(n) for e in evidence)}
 
 
-def names_held(question: str, names: set[str], text: str) -> bool:
-    """Whether ``text`` holds every one of the question's ``names``, the names the question
-    writes side by side as that phrase: "Microsoft Teams" is not held by a page naming
-    Microsoft sign-in and team plans."""
-    held = Evidence.of(text)
-    if not all(held.holds_name(n) for n in names):
-        return False
-    asked, run = facts(question).names, []
+def names_held(question: str, names: set[str], texts: Iterable[str]) -> bool:
+    """Whether one of ``texts`` holds every one of the question's ``names``, the names the
+    question writes side by side as that phrase: "Microsoft Teams" is not held by a page
+    naming Microsoft sign-in and team plans."""
+    asked, phrases, run = facts(question).names, [], []
     for word in [*WORD.findall(question.lower()), ""]:
         if word and word in asked:
             run.append(word)
             continue
-        if len(run) > 1 and names & set(run) and " ".join(run) not in held.flat:
-            return False
+        if len(run) > 1 and names & set(run):
+            phrases.append(" ".join(run))
         run = []
-    return True
+    held = (Evidence.of(text) for text in texts)
+    return any(all(e.holds_name(n) for n in names) and all(p in e.flat for p in phrases)
+               for e in held)
 
 
 def ground(answer: str, chunks: Sequence[str], question: str = "",

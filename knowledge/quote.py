@@ -132,13 +132,13 @@ class Quoter:
     def _scores(self, query: np.ndarray, question: str,
                 candidates: list[tuple[int, str, SourceSentence]]) -> tuple[np.ndarray, np.ndarray]:
         """Each candidate's score (see the module's docstring) and its cosine to the question."""
-        cosine = self._cosine(query, [s.text for *_, s in candidates])
+        texts = [s.text for *_, s in candidates]
+        cosine = self._cosine(query, texts)
         rank = np.array([k for k, _, _ in candidates], dtype=np.float32)
         headings = [s.heading or title for _, title, s in candidates]
         distinct = sorted(set(headings) - {""})
         named = dict(zip(distinct, self._cosine(query, distinct), strict=True)) if distinct else {}
-        score = (cosine + RARE_WORDS_WEIGHT * rare_word_share(question,
-                                                              [s.text for *_, s in candidates])
+        score = (cosine + RARE_WORDS_WEIGHT * rare_word_share(question, texts)
                  - RANK_PENALTY * rank
                  + HEADING_WEIGHT * np.array([named.get(h, 0.0) for h in headings],
                                              dtype=np.float32))
@@ -187,8 +187,10 @@ def _whole_list(candidates: Sequence[tuple[int, str, SourceSentence]], best: int
     ``QUOTE_LIST`` lines; else ``[best]``."""
     chunk, _, sentence = candidates[best]
     group = sentence.item or sentence.intro
+    if not group:
+        return [best]
     lines = [i for i, (k, _, s) in enumerate(candidates)
-             if group and k == chunk and group in (s.item, s.intro)]
+             if k == chunk and group in (s.item, s.intro)]
     return lines if 2 < len(lines) <= QUOTE_LIST else [best]
 
 

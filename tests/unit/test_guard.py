@@ -142,11 +142,12 @@ def test_a_code_fence_line_is_layout_not_an_answer() -> None:
 
 def test_names_a_question_writes_side_by_side_must_be_held_as_that_phrase() -> None:
     question = "Will you build a Microsoft Teams integration?"
-    assert names_held("Can I sign in with my iPhone?", {"iphone"}, "Apps for iPhone and iPad.")
+    assert names_held("Can I sign in with my iPhone?", {"iphone"}, ["Apps for iPhone and iPad."])
     assert not names_held(question, {"microsoft", "teams"},
-                          "Continue with Microsoft. Team plans include 10 members.")
-    assert names_held(question, {"microsoft", "teams"}, "Microsoft Teams is supported.")
-    assert not names_held("Does it run on Linux?", {"linux"}, "It runs on Windows.")
+                          ["Continue with Microsoft. Team plans include 10 members."])
+    assert names_held(question, {"microsoft", "teams"},
+                      ["Team plans only.", "Microsoft Teams is supported."])
+    assert not names_held("Does it run on Linux?", {"linux"}, ["It runs on Windows.", ""])
 
 
 def test_a_decline_and_the_handoff_are_kept_without_facts() -> None:
