@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     answer_quotes: bool = Field(
         True, description="Quote the retrieved sentences closest to the question in answers.")
     quote_sentences: int = Field(
-        2, ge=1, le=5, description="Sentences quoted at most (a short list is quoted whole).")
+        3, ge=1, le=5, description="Sentences quoted at most (a short list is quoted whole).")
     retrieval_mode: RetrievalMode = "hybrid"
     min_relevance: float = Field(
         0.3, ge=0.0, le=1.0, description="Below this dense similarity nothing is relevant."

@@ -16,6 +16,7 @@ from llama_index.core.schema import BaseNode
 
 from knowledge.citations import hollow_claim, strip_invalid
 from knowledge.facts import (
+    NUMBER_WORDS,
     Evidence,
     complete_sentences,
     content_words,
@@ -311,11 +312,12 @@ _ASSENT = frozenset({"yes", "yep", "sure", "absolutely", "cours", "certainly", "
 def without_restated(text: str, known: str) -> str:
     """``text`` less the sentences that say nothing ``known`` (the question and the quoted
     passage) does not: "Yes, you can sync X on the Free plan" restating the question, or the
-    passage told again. The passage answers; such sentences only risk a wrong "yes"."""
+    passage told again. The passage answers; such sentences only risk a wrong "yes". A
+    number is compared as a fact ("last five passwords" restates "last 5 passwords")."""
     held, evidence = {stem(w) for w in content_words(known)} | _ASSENT, Evidence.of(known)
     kept: list[list[str]] = []
     for sentence, sep in split_sentences(text):
-        said = {stem(w) for w in content_words(sentence)}
+        said = {stem(w) for w in content_words(sentence) - NUMBER_WORDS}
         if not said - _ASSENT or not said <= held or missing(facts(sentence), evidence):
             kept.append([sentence, sep])
         elif kept and "\n" in sep:

@@ -46,13 +46,17 @@ _NUMBER_WORDS = {
 }
 # Spelled-out numbers an answer states ("five retries"); "one" is mostly not a count, and
 # "two-factor" is a name.
-_SPELLED = re.compile(r"\b(" + "|".join(w for w in _NUMBER_WORDS if w not in ("one", "once",
-                      "single")) + r")\b(?![-\w])", re.IGNORECASE)
+NUMBER_WORDS = frozenset(_NUMBER_WORDS) - {"one", "once", "single"}
+_SPELLED = re.compile(r"\b(" + "|".join(sorted(NUMBER_WORDS)) + r")\b(?![-\w])", re.IGNORECASE)
 _PATH_SEP = re.compile(r"\s*(?:>|→|›|»)\s*")
 _PATH = re.compile(r"([\w'’&()-]+)\s*(?:>|→|›|»)\s*(?=([\w'’&()-]+))")
 _NAME = re.compile(r"(?<![\w'’@./-])[A-Za-z][\w'’&-]*")
 WORD = _words.WORD
 _SENTENCE = re.compile(r"(?<=[.!?])(?:\s*\[\d{1,2}\])*\s+|\n+")
+# A list item is a whole statement at two words ("Business: 10,000", "Click Cancel
+# subscription."); other lines under four words are fragments. With four for both, the steps
+# and limits that answer "How do I cancel?" or "How many runs on Business?" were never quoted.
+ITEM_MIN_WORDS = 2
 _LIST_ITEM = re.compile(r"^(?:[-*•]|\d{1,2}[.)])\s")
 _LEAD = re.compile(r"^\s*(?:[-*•]\s+|\d{1,2}[.)]\s+|#+\s+)?(?:\*\*)?")
 # Capitalised words that are not names: greetings, openers and labels of the answer format.
@@ -313,7 +317,8 @@ def source_structure(chunk: str, max_words: int = 60) -> list[SourceSentence]:
             current = lists
             if out and out[-1].text.endswith(":") and not out[-1].item:
                 out[-1] = replace(out[-1], intro=current)
+        shortest = ITEM_MIN_WORDS if current else 4
         for sentence in re.split(r"(?<=[.!?])\s+", _LEAD.sub("", line).strip()):
-            if 4 <= len(sentence.split()) <= max_words:
+            if shortest <= len(sentence.split()) <= max_words:
                 out.append(SourceSentence(sentence.strip(), heading, current))
     return out

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 
 _MARKERS = re.compile(r"\s*\[\d{1,2}\]")
 _YES = re.compile(r"^\W*(yes|yep|sure|absolutely|of course|you can|you're able)\b", re.I)
-_NO = re.compile(r"\b(no|not|cannot|can't|isn't|aren't|doesn't|don't|won't|unfortunately)\b",
-                 re.I)
+_NO = re.compile(
+    r"\b(no|not|never|cannot|can't|isn't|aren't|doesn't|don't|won't|unfortunately)\b", re.I)
 
 
 def invented_facts(answer_text: str, chunks: Sequence[str], question: str) -> set[str]:

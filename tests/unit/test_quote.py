@@ -32,13 +32,21 @@ CHUNKS = [("Billing", "Invoices are emailed monthly to the billing contact. Refu
            "each month.")]
 
 
-def test_the_best_sentence_comes_first_with_its_better_neighbour_then_the_next_best() -> None:
+def test_the_best_sentence_comes_first_with_its_better_neighbour_then_a_close_runner_up() -> None:
     quotes = Quoter(AxisEmbedder()).best(REFUND, ASK, CHUNKS, limit=3)
     assert [q.sentence[:14] for q in quotes] == ["Refund request", "Invoices are e",
                                                  "A refund is pa"]
     assert quotes[0].similarity == quotes[2].similarity  # equal topic: the higher chunk wins
     assert [q.chunk for q in quotes] == [0, 0, 1]
+    assert len(Quoter(AxisEmbedder()).best(REFUND, ASK, CHUNKS, limit=2)) == 2
     assert Quoter(AxisEmbedder()).best(REFUND, ASK, CHUNKS, limit=0) == []
+
+
+def test_a_runner_up_far_below_the_best_is_not_quoted() -> None:
+    chunks = [("Billing", "Refund requests go to billing within 30 days."),
+              ("Seats", "Seats are billed per member each month.")]
+    quotes = Quoter(AxisEmbedder()).best(REFUND, ASK, chunks, limit=3)
+    assert [q.sentence[:14] for q in quotes] == ["Refund request"]
 
 
 def test_a_chunk_title_tells_which_list_item_answers() -> None:
@@ -118,6 +126,10 @@ def test_sentences_that_only_restate_the_question_are_dropped() -> None:
     assert without_restated("Yes [1].", question) == "Yes [1]."  # nothing restated
     assert without_restated("You can sync it back within 30 days [1].", question) == (
         "You can sync it back within 30 days [1].")  # a fact the question does not hold
+    rules = "Cannot be the same as any of your last 5 passwords."
+    assert without_restated("It cannot be any of your last five passwords [1].", rules) == ""
+    assert without_restated("It cannot be any of your last six passwords [1].", rules) == (
+        "It cannot be any of your last six passwords [1].")  # another number
 
 
 RULES = """# Passwords
@@ -157,6 +169,35 @@ def test_a_list_whose_item_answers_is_quoted_whole_with_its_introduction() -> No
         "Your password must follow these rules [1]:", "- At least 10 characters per seat [1].",
         "- Cannot be the same as any of your last 5 passwords [1].",
         "- Should not be a password you use elsewhere [1]."]
+
+
+def test_a_list_item_of_two_words_is_a_sentence_and_a_line_of_two_is_not() -> None:
+    steps = ("Monthly runs per workspace:\n\n- Free: 100\n- Business: 10,000\n\n"
+             "Runs reset every month.\nSee also")
+    assert [s.text for s in source_structure(steps)] == [
+        "Monthly runs per workspace:", "Free: 100", "Business: 10,000", "Runs reset every month."]
+
+
+LIMITS = """Runs are counted per workspace. Monthly runs per workspace:
+
+- Free: 100 runs
+- Team: 1,000 runs
+- Refund: 10,000 runs
+- Enterprise: unlimited runs
+"""
+
+
+def test_a_long_list_is_excerpted_as_its_introduction_and_best_item() -> None:
+    quotes = Quoter(AxisEmbedder()).best(REFUND, "How many refund runs?", [("Runs", LIMITS)])
+    assert passage(quotes).split("\n") == ["Monthly runs per workspace [1]:",
+                                           "- Refund: 10,000 runs [1]."]
+
+
+def test_an_introduction_is_never_quoted_for_context_alone() -> None:
+    text = "Refund requests go to billing within 30 days. Monthly runs per workspace:\n\n- Free"
+    chunks = [("Refunds", text + ": 100 runs\n- Team: 1,000 runs\n- Business: 10,000 runs\n")]
+    quotes = Quoter(AxisEmbedder()).best(REFUND, ASK, chunks)
+    assert [q.sentence for q in quotes] == ["Refund requests go to billing within 30 days."]
 
 
 def test_the_section_heading_tells_which_sentence_answers() -> None:

@@ -37,6 +37,7 @@ def test_a_step_number_run_into_the_text_is_no_invented_number() -> None:
      ["Workspace settings > Billing > Invoices"], True),
     ("Yes, you can pay with PayPal [1].", ["yes", "PayPal"], True),
     ("No, a credit card is not needed [1].", ["no"], True),
+    ("Your data is never deleted because of a failed payment [1].", ["no"], True),
     ("You can pay by card [1].", ["PayPal"], False),
     (IDK_REPLY, ["yes"], False),
 ])
