@@ -54,7 +54,8 @@ _NAME = re.compile(r"(?<![\w'’@./-])[A-Za-z][\w'’&-]*")
 WORD = _words.WORD
 _SENTENCE = re.compile(r"(?<=[.!?])(?:\s*\[\d{1,2}\])*\s+|\n+")
 # A list item is a whole statement at two words ("Business: 10,000", "Click Cancel
-# subscription."); other lines under four words are fragments. With four for both, the steps
+# subscription."); other lines under four words are fragments, as is any text that ends on a
+# comma (a chunk cut off at "- For 14 days,"). With four for both, the steps
 # and limits that answer "How do I cancel?" or "How many runs on Business?" were never quoted.
 ITEM_MIN_WORDS = 2
 _LIST_ITEM = re.compile(r"^(?:[-*•]|\d{1,2}[.)])\s")
@@ -319,6 +320,6 @@ def source_structure(chunk: str, max_words: int = 60) -> list[SourceSentence]:
                 out[-1] = replace(out[-1], intro=current)
         shortest = ITEM_MIN_WORDS if current else 4
         for sentence in re.split(r"(?<=[.!?])\s+", _LEAD.sub("", line).strip()):
-            if shortest <= len(sentence.split()) <= max_words:
+            if shortest <= len(sentence.split()) <= max_words and sentence[-1] not in ",;(":
                 out.append(SourceSentence(sentence.strip(), heading, current))
     return out

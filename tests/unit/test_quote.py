@@ -173,7 +173,7 @@ def test_a_list_whose_item_answers_is_quoted_whole_with_its_introduction() -> No
 
 def test_a_list_item_of_two_words_is_a_sentence_and_a_line_of_two_is_not() -> None:
     steps = ("Monthly runs per workspace:\n\n- Free: 100\n- Business: 10,000\n\n"
-             "Runs reset every month.\nSee also")
+             "Runs reset every month.\nSee also\n- For 14 days,")
     assert [s.text for s in source_structure(steps)] == [
         "Monthly runs per workspace:", "Free: 100", "Business: 10,000", "Runs reset every month."]
 
