@@ -142,6 +142,9 @@ _FRAGMENT = re.compile(r"\b(by|the|a|an|of|and|or|with|from|your|our|that|which|
                        re.IGNORECASE)
 
 
+_ITEM_MARK = re.compile(r"^(?:[-*•]|\d{1,2}[.)])\s+")
+
+
 def passages(chunk: str) -> list[str]:
     """The windows of a chunk that one answer sentence's facts must share: each sentence
     with the next, under its heading (the chunk's first line is its title). "Enterprise
@@ -153,7 +156,8 @@ def passages(chunk: str) -> list[str]:
         if line.startswith("#"):
             heading = line.lstrip("#").strip()
             continue
-        sentences += [(heading, s) for s in re.split(r"(?<=[.!?])\s+", line) if s]
+        item = _ITEM_MARK.sub("", line)  # "1." is no sentence: steps 1 and 2 share a window
+        sentences += [(heading, s) for s in re.split(r"(?<=[.!?])\s+", item) if s]
     windows = [f"{h}\n{s} {sentences[i + 1][1] if i + 1 < len(sentences) else ''}"
                for i, (h, s) in enumerate(sentences)]
     return windows or [chunk]
@@ -175,6 +179,7 @@ QUOTE_MAX_WORDS = 150
 # share of them ("10 automated runs, up to 5 active boards" is not grounded by "Free: up to 10
 # members and 5 active boards").
 SHARED_SHARE = 0.4
+STRICT_ASKED = False
 
 
 class _Checker:
@@ -222,14 +227,18 @@ class _Checker:
         return self._quote(body, cited, result)
 
     def _holds(self, found: Facts, k: int, asked: frozenset[str], words: set[str]) -> bool:
-        """Whether one passage of chunk ``k`` holds every fact of ``found`` the question does
-        not, and is about the same thing: it shares two of the sentence's other words ("the
-        reset link is valid for 30 days" is not grounded by "refunds within 30 days")."""
+        """Whether one passage of chunk ``k`` holds every fact of ``found`` (those of the
+        question the chunk lacks aside), and is about the same thing: it shares two of the
+        sentence's other words ("the reset link is valid for 30 days" is not grounded by
+        "refunds within 30 days")."""
         if missing(found, self.evidence[k]) - asked:
             return False
+        # the question's own facts are excused only where the chunk lacks them: "10 runs on
+        # Business" asked about Business needs a passage naming Business beside the 10
+        excused = missing(found, self.evidence[k])
         stems = {stem(w) for w in words}
         need = max(min(2, len(stems)), math.ceil(SHARED_SHARE * len(stems)))
-        return any(not missing(found, w) - asked and len(stems & w.stems) >= need
+        return any(not missing(found, w) - excused and len(stems & w.stems) >= need
                    for w in self.passages[k])
 
     def _plain(self, body: str, cited: list[int], result: GuardResult) -> str | None:

@@ -245,6 +245,24 @@ def test_a_fact_from_a_passage_about_something_else_grounds_nothing() -> None:
     assert "30 days" not in result.text
 
 
+def test_a_name_the_question_asks_about_must_stand_beside_the_number_it_is_given() -> None:
+    limits = ("Plan Limits\n- Free: up to 10 members, 5 active boards, 100 runs a month.\n"
+              "- Team: up to 50 members.\n- Business: 10,000 automation runs per month.")
+    asked = "How many automation runs do we get per month on Business?"
+    wrong = ground("We get 10 automated runs per month on Business, up to 5 active boards [1].",
+                   [limits], asked)
+    assert "Business, up to 5" not in wrong.text
+    right = ground("Business gets 10,000 automation runs per month [1].", [limits], asked)
+    assert right.grounded and right.kept == 1
+
+
+def test_two_steps_of_a_list_are_one_passage() -> None:
+    steps = "Resetting\n1. Go to app.orbitask.example/login.\n2. Click **Forgot password?**"
+    result = ground("Go to app.orbitask.example/login and click Forgot password [1].", [steps],
+                    "I forgot my password")
+    assert result.kept == 1 and not result.replaced
+
+
 def test_an_email_address_mentioned_near_a_password_is_no_secret_request() -> None:
     assert not asks_for_secret("The password reset link expires. Check your email address.")
 
