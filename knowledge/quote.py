@@ -136,9 +136,11 @@ class Quoter:
                     and candidates[j][0] == candidates[ranked[0]][0]]
             if near:
                 chosen.append(max(near, key=lambda j: float(score[j])))
-            runner_up = ranked[1:2]
+            said = " ".join(candidates[i][2].text for i in chosen)
+            runner_up = ranked[1:2]  # unless it repeats them ("valid for 60 minutes" twice)
             chosen += [i for i in runner_up if i not in chosen and not candidates[i][2].intro
-                       and score[i] >= score[ranked[0]] - RUNNER_UP_MARGIN]
+                       and score[i] >= score[ranked[0]] - RUNNER_UP_MARGIN
+                       and not _repeats(candidates[i][2].text, said)]
             chosen = chosen[:limit]
         return [Quote(candidates[i][0], candidates[i][2].text, float(cosine[i]), i,
                       float(score[i]), listed=whole and bool(candidates[i][2].item))
@@ -189,6 +191,12 @@ class Quoter:
                 while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)
         return np.stack([known[s] for s in sentences])
+
+
+def _repeats(sentence: str, said: str) -> bool:
+    """Whether ``said`` already holds every word and fact of ``sentence``."""
+    return ({stem(w) for w in content_words(sentence)} <= {stem(w) for w in content_words(said)}
+            and not missing(facts(sentence), Evidence.of(said)))
 
 
 def _titled(title: str, sentence: SourceSentence) -> str:

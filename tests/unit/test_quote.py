@@ -42,6 +42,13 @@ def test_the_best_sentence_comes_first_with_its_better_neighbour_then_a_close_ru
     assert Quoter(AxisEmbedder()).best(REFUND, ASK, CHUNKS, limit=0) == []
 
 
+def test_a_runner_up_that_repeats_the_best_sentence_is_not_quoted() -> None:
+    chunks = [("Reset", "The refund link is valid for 60 minutes and can be used once."),
+              ("Login", "The refund link is valid for 60 minutes.")]
+    quotes = Quoter(AxisEmbedder()).best(REFUND, ASK, chunks, limit=3)
+    assert [q.chunk for q in quotes] == [0]
+
+
 def test_a_runner_up_far_below_the_best_is_not_quoted() -> None:
     chunks = [("Billing", "Refund requests go to billing within 30 days."),
               ("Seats", "Seats are billed per member each month.")]
