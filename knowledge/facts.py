@@ -55,10 +55,10 @@ WORD = _words.WORD
 _SENTENCE = re.compile(r"(?<=[.!?])(?:\s*\[\d{1,2}\])*\s+|\n+")
 # A list item is a whole statement at two words ("Business: 10,000", "Click Cancel
 # subscription."); other lines under four words are fragments, as is any text that ends on a
-# comma (a chunk cut off at "- For 14 days,"). With four for both, the steps
-# and limits that answer "How do I cancel?" or "How many runs on Business?" were never quoted.
+# comma (a chunk cut off at "- For 14 days,"). With four for both, the steps and limits that
+# answer "How do I cancel?" or "How many runs on Business?" were never quoted.
 ITEM_MIN_WORDS = 2
-_LIST_ITEM = re.compile(r"^(?:[-*•]|\d{1,2}[.)])\s")
+LIST_MARK = re.compile(r"^(?:[-*•]|\d{1,2}[.)])\s+")  # a list item's bullet or number
 _LEAD = re.compile(r"^\s*(?:[-*•]\s+|\d{1,2}[.)]\s+|#+\s+)?(?:\*\*)?")
 # Capitalised words that are not names: greetings, openers and labels of the answer format.
 _NOT_NAMES_TEXT = """
@@ -311,7 +311,7 @@ def source_structure(chunk: str, max_words: int = 60) -> list[SourceSentence]:
                 heading = stripped.lstrip("#").strip()
             current = 0
             continue
-        if not _LIST_ITEM.match(stripped):
+        if not LIST_MARK.match(stripped):
             current = 0
         elif not current:
             lists += 1

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from knowledge.facts import (
     CITATION,
+    LIST_MARK,
     MARKERS,
     WORD,
     Evidence,
@@ -142,9 +143,6 @@ _FRAGMENT = re.compile(r"\b(by|the|a|an|of|and|or|with|from|your|our|that|which|
                        re.IGNORECASE)
 
 
-_ITEM_MARK = re.compile(r"^(?:[-*•]|\d{1,2}[.)])\s+")
-
-
 def passages(chunk: str) -> list[str]:
     """The windows of a chunk that one answer sentence's facts must share: each sentence
     with the next, under its heading (the chunk's first line is its title). "Enterprise
@@ -156,7 +154,7 @@ def passages(chunk: str) -> list[str]:
         if line.startswith("#"):
             heading = line.lstrip("#").strip()
             continue
-        item = _ITEM_MARK.sub("", line)  # "1." is no sentence: steps 1 and 2 share a window
+        item = LIST_MARK.sub("", line)  # "1." is no sentence: steps 1 and 2 share a window
         sentences += [(heading, s) for s in re.split(r"(?<=[.!?])\s+", item) if s]
     windows = [f"{h}\n{s} {sentences[i + 1][1] if i + 1 < len(sentences) else ''}"
                for i, (h, s) in enumerate(sentences)]
@@ -179,7 +177,6 @@ QUOTE_MAX_WORDS = 150
 # share of them ("10 automated runs, up to 5 active boards" is not grounded by "Free: up to 10
 # members and 5 active boards").
 SHARED_SHARE = 0.4
-STRICT_ASKED = False
 
 
 class _Checker:
@@ -231,11 +228,11 @@ class _Checker:
         question the chunk lacks aside), and is about the same thing: it shares two of the
         sentence's other words ("the reset link is valid for 30 days" is not grounded by
         "refunds within 30 days")."""
-        if missing(found, self.evidence[k]) - asked:
-            return False
         # the question's own facts are excused only where the chunk lacks them: "10 runs on
         # Business" asked about Business needs a passage naming Business beside the 10
         excused = missing(found, self.evidence[k])
+        if excused - asked:
+            return False
         stems = {stem(w) for w in words}
         need = max(min(2, len(stems)), math.ceil(SHARED_SHARE * len(stems)))
         return any(not missing(found, w) - excused and len(stems & w.stems) >= need
