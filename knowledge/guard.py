@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from knowledge.cases import asked_case
 from knowledge.facts import (
     CITATION,
     LIST_MARK,
@@ -183,14 +184,16 @@ class _Checker:
     """One answer's checks: the chunks' evidence and the question's, computed once."""
 
     def __init__(self, chunks: Sequence[str], question: str, company: str) -> None:
-        self.chunks = list(chunks)
-        self.evidence = [Evidence.of(c) for c in chunks]
-        self.passages = [[Evidence.of(p) for p in passages(c)] for c in chunks]
-        self.runs = [_run(c) for c in chunks]  # each chunk's words in order, for quotes
+        self.uncovered = {n for n in facts(question, company).names
+                          if not any(Evidence.of(c).holds_name(n) for c in chunks)}
+        # a list's lines about cases the question does not ask grounds nothing ("3 business
+        # days" is Free's target, not Business's)
+        self.chunks = [asked_case(c, question) for c in chunks]
+        self.evidence = [Evidence.of(c) for c in self.chunks]
+        self.passages = [[Evidence.of(p) for p in passages(c)] for c in self.chunks]
+        self.runs = [_run(c) for c in self.chunks]  # each chunk's words in order, for quotes
         self.asked, self.company = Evidence.of(question), company
         self.cites = False  # whether the answer cites anything: then plain sentences need not
-        self.uncovered = {n for n in facts(question, company).names
-                          if not any(e.holds_name(n) for e in self.evidence)}
 
     def sentence(self, sentence: str, result: GuardResult) -> str | None:
         body = MARKERS.sub("", sentence).strip()

@@ -7,7 +7,10 @@ the better of its two neighbours (a rule and its exception) and a runner-up that
 to it or, when it belongs to a list, the list with its introduction (a long one: the
 introduction and its best item); less what the answer already says, with citations, in the
 documents' order. When the guard left nothing grounded but the best sentence
-is close enough, the quotes are the answer.
+is close enough, the quotes are the answer. A list's lines about cases the question does not
+name are never candidates ("How fast on Business?" never quotes Free's line,
+``knowledge.cases``), and the line of the case it names is quoted after the best sentence
+when its title and heading bring it closer to the question.
 
 A sentence's score (``Quoter.best``) adds four signals, each catching what the others miss:
 its MiniLM cosine to the question, the cosine of "chunk title › section heading: sentence" (a
@@ -34,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from knowledge.cases import asked_case, item_label, names_label
 from knowledge.facts import (
     Evidence,
     SourceSentence,
@@ -119,21 +123,24 @@ class Quoter:
         line introducing one, the whole list is quoted instead (its introduction and items)
         if it has at most ``QUOTE_LIST`` lines."""
         candidates = [(k, title, s) for k, (title, text) in enumerate(chunks)
-                      for s in source_structure(text)]
+                      for s in source_structure(asked_case(text, question))]
         if not candidates or limit < 1:
             return []
-        score, cosine = self._scores(np.asarray(query_embedding, dtype=np.float32), question,
-                                     candidates)
+        query = np.asarray(query_embedding, dtype=np.float32)
+        score, cosine = self._scores(query, question, candidates)
         ranked = [int(i) for i in np.argsort(-score, kind="stable")]
-        chosen = [ranked[0]] + [i for i in _list_lines(candidates, ranked[0], score)
+        named = self._named_item(query, question, candidates, score, cosine)
+        chosen = [ranked[0]] + [i for i in _list_lines(candidates, ranked[0], score, named)
                                 if i != ranked[0]]
         whole = len(chosen) > 1  # the best sentence's list, quoted whole or excerpted
         if not whole:
+            if named is not None and named != ranked[0] and not _repeats(
+                    candidates[named][2].text, candidates[ranked[0]][2].text):
+                chosen.append(named)
             # an introduction ("Monthly runs per workspace:") says nothing without its list,
             # so it is never added for context
             near = [j for j in (ranked[0] - 1, ranked[0] + 1)
-                    if 0 <= j < len(candidates) and not candidates[j][2].intro
-                    and candidates[j][0] == candidates[ranked[0]][0]]
+                    if 0 <= j < len(candidates) and _beside(candidates[ranked[0]], candidates[j])]
             if near:
                 chosen.append(max(near, key=lambda j: float(score[j])))
             said = " ".join(candidates[i][2].text for i in chosen)
@@ -167,6 +174,22 @@ class Quoter:
         titled[front] = self._cosine(query, [_titled(*candidates[i][1:]) for i in front])
         return score + TITLED_WEIGHT * titled, cosine
 
+    def _named_item(self, query: np.ndarray, question: str,
+                    candidates: list[tuple[int, str, SourceSentence]], score: np.ndarray,
+                    cosine: np.ndarray) -> int | None:
+        """The best-scoring list item whose label the question names ("Business: 10,000 runs"
+        for "How many runs on Business?"), if its list is about what the question asks: the
+        item reads closer to the question under its title and heading than alone ("Team: $8
+        per member" under "Prices" is no answer to "Can I set billable rates on Team?");
+        ``None`` when there is no such item."""
+        named = [i for i, (_, _, s) in enumerate(candidates)
+                 if s.item and (label := item_label(s.text)) and names_label(question, label)]
+        if not named:
+            return None
+        top = max(named, key=lambda i: float(score[i]))
+        titled = self._cosine(query, [_titled(*candidates[top][1:])])[0]
+        return top if titled >= cosine[top] else None
+
     def clear(self) -> None:
         """Forget the cached embeddings (benchmarks compare paths from the same cold start)."""
         with self._lock:
@@ -199,6 +222,16 @@ def _repeats(sentence: str, said: str) -> bool:
             and not missing(facts(sentence), Evidence.of(said)))
 
 
+def _beside(best: tuple[int, str, SourceSentence],
+            other: tuple[int, str, SourceSentence]) -> bool:
+    """Whether ``other``, next to ``best``, may be quoted with it: in the same chunk, in the
+    same list if ``best`` is an item (the line after the only "Business:" item left is about
+    something else), and no introduction ("Monthly runs per workspace:" says nothing without
+    its list)."""
+    return (other[0] == best[0] and not other[2].intro
+            and (not best[2].item or other[2].item == best[2].item))
+
+
 def _titled(title: str, sentence: SourceSentence) -> str:
     """What the front-runners are embedded as: "title › heading: sentence"."""
     head = " › ".join(part for part in (title, sentence.heading) if part)
@@ -206,7 +239,7 @@ def _titled(title: str, sentence: SourceSentence) -> str:
 
 
 def _list_lines(candidates: Sequence[tuple[int, str, SourceSentence]], best: int,
-                score: np.ndarray) -> list[int]:
+                score: np.ndarray, named: int | None = None) -> list[int]:
     """The list ``best`` belongs to or introduces, introduction first: all of it when it has
     at most ``QUOTE_LIST`` lines, else its introduction and its best item ("Monthly runs per
     workspace:" and "Business: 10,000", not the introduction alone); ``[best]`` when ``best``
@@ -221,7 +254,8 @@ def _list_lines(candidates: Sequence[tuple[int, str, SourceSentence]], best: int
     items = [i for i in lines if candidates[i][2].item]
     if len(lines) <= QUOTE_LIST or not intro or not items:
         return [best]
-    top = best if best in items else max(items, key=lambda i: float(score[i]))
+    top = (named if named in items else best if best in items
+           else max(items, key=lambda i: float(score[i])))
     return [intro[0], top]
 
 

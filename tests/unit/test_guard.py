@@ -292,3 +292,18 @@ def test_a_quote_cut_by_the_token_cap_is_finished_from_its_source() -> None:
               "darker than")
     result = ground(answer, [manual], "What does LED Clear Motion do?")
     assert result.text.endswith("the screen appears darker than when it is Off.")
+
+
+def test_a_number_from_another_cases_line_does_not_ground_the_asked_case() -> None:
+    sla = ("Support SLA\n## First response targets\n"
+           "- **Free**: best effort, usually within 3 business days.\n"
+           "- **Business**: within 8 business hours, with priority in the queue.")
+    asked = "How fast will support reply to us on the Business plan?"
+    wrong = ground("The response time is within 3 business days [1].", [sla], asked)
+    assert "3 business days" not in wrong.text
+    right = ground("On Business, the first response comes within 8 business hours [1].", [sla],
+                   asked)
+    assert right.kept == 1
+    other = ground("The response time is within 3 business days [1].", [sla],
+                   "How fast do you reply on Free?")
+    assert other.kept == 1  # Free's line answers a question about Free

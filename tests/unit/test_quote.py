@@ -212,3 +212,34 @@ def test_the_section_heading_tells_which_sentence_answers() -> None:
                        "You have 12 invoices a year.")]
     quotes = Quoter(AxisEmbedder()).best(REFUND, "How long do I have?", chunks, limit=1)
     assert quotes[0].sentence == "You have 30 days."  # only its heading names refunds
+
+
+SEAT_LIMITS = """Seats are billed per member each month.
+
+## Seat limits
+
+- **Free**: 10 seats
+- **Team**: 50 seats
+- **Business**: 500 seats
+"""
+
+
+def test_the_line_of_the_case_the_question_names_is_the_one_quoted() -> None:
+    quotes = Quoter(AxisEmbedder()).best([0.0, 0.0, 1.0], "How many seats on Business?",
+                                         [("Limits", SEAT_LIMITS)])
+    said = passage(quotes)
+    assert "500 seats" in said and "10 seats" not in said and "50 seats" not in said
+
+
+def test_a_named_case_is_quoted_beside_a_better_sentence_when_its_list_is_about_the_question(
+        ) -> None:
+    ask = "How many seats on Business?"
+    chunks = [("Seats", "Business seats are billed per member each month."),
+              ("Limits", SEAT_LIMITS)]
+    quotes = Quoter(AxisEmbedder()).best([0.0, 0.0, 1.0], ask, chunks, limit=2)
+    assert [q.sentence for q in quotes] == ["Business seats are billed per member each month.",
+                                            "Business: 500 seats"]
+    # under an invoice heading, the Business line reads further from a seats question
+    chunks[1] = ("Limits", SEAT_LIMITS.replace("## Seat limits", "## Invoice totals"))
+    quotes = Quoter(AxisEmbedder()).best([0.0, 0.0, 1.0], ask, chunks, limit=2)
+    assert "Business: 500 seats" not in [q.sentence for q in quotes]

@@ -1,0 +1,86 @@
+"""The case a question asks about, among those a list spells out.
+
+Support pages list one line per plan or platform ("- **Business**: within 8 business hours").
+Asked "How fast do you reply on Business?", only the Business line answers: Free's "3 business
+days", two lines up, is a true fact about another case. ``asked_case`` gives the guard and the
+quote a chunk without the lines about cases the question does not ask. Hand-written: it reads
+the Markdown lists our own ingestion keeps, a few lines no library offers.
+"""
+
+from __future__ import annotations
+
+import re
+
+from knowledge.facts import LIST_MARK, WORD, stem
+
+# A list item that opens on the case it is about: "Business: within 8 business hours",
+# "Web app: you stay signed in …" (bold marks already removed).
+_LABEL = re.compile(r"^([A-Z][\w&/+.-]*(?: [\w&/+.-]+){0,3}):(?:\s|$)")
+
+
+def item_label(text: str) -> str:
+    """The case a list item opens with ("Business" for "Business: 10,000 runs"); ``""``."""
+    found = _LABEL.match(LIST_MARK.sub("", text.strip()).replace("**", ""))
+    return found.group(1) if found else ""
+
+
+def names_label(question: str, label: str) -> bool:
+    """Whether ``question`` names the case ``label`` stands for: all its words, a one-word
+    label as written ("Team", not "my team"; "Business", not "business days")."""
+    words = label.split()
+    if len(words) == 1:
+        return re.search(rf"(?<![\w-]){re.escape(label)}(?![\w-])", question) is not None
+    asked = {stem(w) for w in WORD.findall(question.lower())}
+    return all(stem(w) in asked for w in WORD.findall(label.lower()))
+
+
+def asked_case(chunk: str, question: str) -> str:
+    """``chunk`` less the list items about cases other than the one ``question`` names: asked
+    "How fast do you reply on Business?", a list of "Free: …", "Team: …", "Business: …" keeps
+    only its Business line (and that line's sub-items), so neither the guard nor the quote
+    takes Free's "3 business days" for Business. Lists naming no asked case stay whole."""
+    lines = chunk.splitlines()
+    drop: set[int] = set()
+    for members in _sibling_items(lines):
+        labels = {i: item_label(lines[i]) for i in members}
+        if not any(label and names_label(question, label) for label in labels.values()):
+            continue
+        for i in members:
+            if labels[i] and not names_label(question, labels[i]):
+                drop |= {i, *_nested(lines, i)}
+    return "\n".join(line for i, line in enumerate(lines) if i not in drop) if drop else chunk
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def _sibling_items(lines: list[str]) -> list[list[int]]:
+    """The list items of ``lines`` grouped by list: items at one indentation, uninterrupted by
+    prose (deeper lines and blank lines between them are theirs)."""
+    groups: list[list[int]] = []
+    open_lists: list[tuple[int, int]] = []  # (indentation, group) from outermost to innermost
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        depth = _indent(line)
+        if not LIST_MARK.match(line.strip()):
+            open_lists = [(d, g) for d, g in open_lists if d < depth]
+            continue
+        open_lists = [(d, g) for d, g in open_lists if d <= depth]
+        if not open_lists or open_lists[-1][0] < depth:
+            groups.append([])
+            open_lists.append((depth, len(groups) - 1))
+        groups[open_lists[-1][1]].append(i)
+    return groups
+
+
+def _nested(lines: list[str], item: int) -> list[int]:
+    """The lines under list item ``item``: those after it, indented deeper, up to the next
+    line that is not."""
+    depth, out = _indent(lines[item]), []
+    for j in range(item + 1, len(lines)):
+        if lines[j].strip() and _indent(lines[j]) <= depth:
+            break
+        out.append(j)
+    return out

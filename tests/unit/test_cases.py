@@ -1,0 +1,59 @@
+"""The case a question names among a list's lines (``knowledge.cases``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge.cases import asked_case, item_label, names_label
+
+SLA = """# Support SLA
+
+## First response targets
+
+- **Free**: best effort, usually within 3 business days.
+- **Team**: within 24 business hours.
+- **Business**: within 8 business hours.
+- **Enterprise**:
+  - Urgent: within 1 hour, 24/7.
+  - Low: within 2 business days.
+
+Business hours are Monday to Friday."""
+
+
+def test_only_the_named_cases_line_of_a_list_is_kept() -> None:
+    view = asked_case(SLA, "How fast will support reply to us on the Business plan?")
+    assert "within 8 business hours" in view
+    assert "3 business days" not in view and "24 business hours" not in view
+    assert "Urgent" not in view and "2 business days" not in view  # Enterprise's sub-items
+    assert view.startswith("# Support SLA") and view.endswith("Monday to Friday.")
+
+
+def test_a_nested_case_keeps_its_parent_and_drops_its_siblings() -> None:
+    view = asked_case(SLA, "How fast is an Urgent reply on Enterprise?")
+    assert "within 1 hour" in view and "2 business days" not in view
+    assert "Enterprise" in view and "3 business days" not in view
+
+
+@pytest.mark.parametrize("question", [
+    "How fast do you reply?",  # no case named
+    "Can my team share one login?",  # "team", not the plan
+    "Do you answer on weekends?",
+])
+def test_a_list_naming_no_asked_case_stays_whole(question: str) -> None:
+    assert asked_case(SLA, question) == SLA
+
+
+def test_two_named_cases_are_both_kept() -> None:
+    view = asked_case(SLA, "If I move from Team to Business, do replies get faster?")
+    assert "24 business hours" in view and "8 business hours" in view
+    assert "3 business days" not in view
+
+
+def test_a_label_is_what_an_item_opens_with_before_its_colon() -> None:
+    assert item_label("- **Business**: within 8 business hours.") == "Business"
+    assert item_label("- Web app: you stay signed in for 30 days.") == "Web app"
+    assert item_label("- **Enterprise**:") == "Enterprise"
+    assert item_label("- Go to Settings > Billing: it opens.") == ""
+    assert item_label("Refunds take 5 days.") == ""
+    assert names_label("How long on the web app?", "Web app")
+    assert not names_label("Is there a business discount?", "Business")
