@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # LlamaIndex, FAISS and the models load when a command first 
     from knowledge.retrieve import HybridRetriever
     from training.pipeline import TrainRequest
     from training.registry import AdapterRegistry
+    from training.train import BaseModel
 
 
 def with_sample_gate(request: TrainRequest, sources: Sequence[str]) -> TrainRequest:
@@ -57,6 +58,20 @@ def with_sample_gate(request: TrainRequest, sources: Sequence[str]) -> TrainRequ
     if request.eval_items is not None or not on_sample:
         return request
     return replace(request, eval_items=load_qa(SAMPLE_QA))
+
+
+def train_base(s: Settings) -> BaseModel:
+    """The base model adapters are trained on: the one served. A transformers LLM_MODEL (with
+    LLM_GGUF_FILE), a llama_cpp LLM_MODEL GGUF file (loaded by transformers from its folder),
+    else the embedded SmolLM2."""
+    from training.train import BaseModel
+
+    if s.llm_backend == "transformers" and s.llm_model:
+        return BaseModel(s.llm_model, s.llm_gguf_file)
+    if s.llm_backend == "llama_cpp" and s.llm_model:
+        path = Path(s.llm_model).expanduser()
+        return BaseModel(str(path.parent), path.name)
+    return BaseModel.embedded()
 
 
 class Runtime:
@@ -235,14 +250,13 @@ class Runtime:
         from transformers import AutoConfig
 
         from training.export import peft_to_gguf
-        from training.train import BaseModel
 
         digest = hashlib.sha256((folder / "adapter_model.safetensors").read_bytes()).hexdigest()
         target = self.settings.adapters_dir / "imported" / digest[:16]
         if not (target / "adapter.gguf").exists():
             target.mkdir(parents=True, exist_ok=True)
-            base = BaseModel.embedded()
-            config = AutoConfig.from_pretrained(base.source, gguf_file=base.gguf_file)
+            base = train_base(self.settings)
+            config = AutoConfig.from_pretrained(base.source, gguf_file=base.gguf_file or None)
             peft_to_gguf(folder, target / "adapter.gguf", config.to_dict())
         return target
 
@@ -281,11 +295,8 @@ class Runtime:
     def train(self, request: TrainRequest, show_progress: bool = True) -> dict[str, Any]:
         """``supportbot train`` / ``/kb train``: train, gate, promote (one run at a time)."""
         from training.pipeline import run_training
-        from training.train import BaseModel
 
-        s = self.settings
-        base = (BaseModel(s.llm_model, s.llm_gguf_file) if s.llm_backend == "transformers"
-                and s.llm_model else BaseModel.embedded())
+        base = train_base(self.settings)
         retrieve = self.retrieve_chunks if self.kb.current_name() else None
         request = with_sample_gate(request, (self.kb.manifest() or {}).get("sources", []))
         with self.training_lock.hold():

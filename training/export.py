@@ -5,7 +5,8 @@ script, not a package), so this writes the file with the ``gguf`` package, follo
 llama.cpp's ``convert_lora_to_gguf.py``: ``general.type=adapter``, ``adapter.type=lora``,
 ``adapter.lora.alpha``, and ``<gguf tensor>.lora_a`` / ``.lora_b`` pairs. llama.cpp stores the
 Q and K projections with their rows permuted for its RoPE layout, so their ``lora_b`` gets the
-same permutation (``lora_a`` acts on inputs and is unchanged).
+same permutation (``lora_a`` acts on inputs and is unchanged). Gemma 3 is stored unpermuted (its
+RoPE is llama.cpp's NEOX layout; convert_hf_to_gguf's Gemma classes do not permute).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from safetensors.torch import load_file
 
 from knowledge.errors import ModelError
 
-ARCHES = {"llama": gguf.MODEL_ARCH.LLAMA}
+ARCHES = {"llama": gguf.MODEL_ARCH.LLAMA, "gemma3": gguf.MODEL_ARCH.GEMMA3,
+          "gemma3_text": gguf.MODEL_ARCH.GEMMA3}
+PERMUTED = {"llama"}  # the model types whose Q/K rows llama.cpp permutes
 
 
 def _permute(weight: torch.Tensor, heads: int) -> torch.Tensor:
@@ -62,9 +65,10 @@ def peft_to_gguf(adapter_dir: Path, out_path: Path, model_config: dict[str, Any]
         name = names.get_name(base, try_suffixes=(".weight",))
         if name is None:
             raise ModelError(f"No llama.cpp tensor for {base} — cannot export this adapter.")
-        if ".q_proj." in base:
+        permuted = model_config.get("model_type") in PERMUTED
+        if permuted and ".q_proj." in base:
             lora_b = _permute(lora_b, heads)
-        elif ".k_proj." in base:
+        elif permuted and ".k_proj." in base:
             lora_b = _permute(lora_b, kv_heads)
         # f16 halves the file (the shipped adapter lives in the repository) and llama.cpp
         # applies or merges it alike; LoRA factors are small numbers, well inside f16's range

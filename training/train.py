@@ -137,6 +137,11 @@ def load_base(base: BaseModel) -> tuple[Any, Any]:
         model.config.__dict__.pop("quantization_config", None)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    if not tokenizer.chat_template:
+        # a pretrained GGUF without a template (Gemma 3 270M): the one serving renders with
+        from knowledge.llm import FALLBACK_TEMPLATES
+
+        tokenizer.chat_template = FALLBACK_TEMPLATES.get(str(model.config.model_type))
     return model, tokenizer
 
 
