@@ -118,8 +118,10 @@ class Quoter:
     def best(self, query_embedding: Sequence[float], question: str,
              chunks: Sequence[tuple[str, str]], limit: int = QUOTE_SENTENCES) -> list[Quote]:
         """Up to ``limit`` sentences of ``chunks`` (``(title, text)`` pairs): the best first,
-        then the better of its neighbours in the same chunk, then the runner-up if it scores
-        within ``RUNNER_UP_MARGIN`` of the best. When the best is an item of a list, or the
+        then the line of the list case the question names (``_named_item``), the better of
+        its neighbours in the same chunk, and the runner-up if it scores within
+        ``RUNNER_UP_MARGIN`` of the best. Lines of cases the question does not name are no
+        candidates (``asked_case``). When the best is an item of a list, or the
         line introducing one, the whole list is quoted instead (its introduction and items)
         if it has at most ``QUOTE_LIST`` lines."""
         candidates = [(k, title, s) for k, (title, text) in enumerate(chunks)
