@@ -28,6 +28,8 @@ def names_label(question: str, label: str) -> bool:
     """Whether ``question`` names the case ``label`` stands for: all its words, a one-word
     label as written ("Team", not "my team"; "Business", not "business days")."""
     words = label.split()
+    if not words:
+        return False
     if len(words) == 1:
         return re.search(rf"(?<![\w-]){re.escape(label)}(?![\w-])", question) is not None
     asked = {stem(w) for w in WORD.findall(question.lower())}

@@ -141,8 +141,10 @@ class Quoter:
                 chosen.append(named)
             # an introduction ("Monthly runs per workspace:") says nothing without its list,
             # so it is never added for context
+            # the line of the case asked needs no neighbour: the next line is another case
             near = [j for j in (ranked[0] - 1, ranked[0] + 1)
-                    if 0 <= j < len(candidates) and _beside(candidates[ranked[0]], candidates[j])]
+                    if not _asked_line(question, candidates[ranked[0]][2])
+                    and 0 <= j < len(candidates) and _beside(candidates[ranked[0]], candidates[j])]
             if near:
                 chosen.append(max(near, key=lambda j: float(score[j])))
             said = " ".join(candidates[i][2].text for i in chosen)
@@ -184,8 +186,7 @@ class Quoter:
         item reads closer to the question under its title and heading than alone ("Team: $8
         per member" under "Prices" is no answer to "Can I set billable rates on Team?");
         ``None`` when there is no such item."""
-        named = [i for i, (_, _, s) in enumerate(candidates)
-                 if s.item and (label := item_label(s.text)) and names_label(question, label)]
+        named = [i for i, (_, _, s) in enumerate(candidates) if _asked_line(question, s)]
         if not named:
             return None
         top = max(named, key=lambda i: float(score[i]))
@@ -222,6 +223,11 @@ def _repeats(sentence: str, said: str) -> bool:
     """Whether ``said`` already holds every word and fact of ``sentence``."""
     return ({stem(w) for w in content_words(sentence)} <= {stem(w) for w in content_words(said)}
             and not missing(facts(sentence), Evidence.of(said)))
+
+
+def _asked_line(question: str, sentence: SourceSentence) -> bool:
+    """Whether ``sentence`` is a list's line for a case the question names."""
+    return bool(sentence.item) and names_label(question, item_label(sentence.text))
 
 
 def _beside(best: tuple[int, str, SourceSentence],

@@ -56,4 +56,5 @@ def test_a_label_is_what_an_item_opens_with_before_its_colon() -> None:
     assert item_label("- Go to Settings > Billing: it opens.") == ""
     assert item_label("Refunds take 5 days.") == ""
     assert names_label("How long on the web app?", "Web app")
+    assert not names_label("Anything?", "")
     assert not names_label("Is there a business discount?", "Business")

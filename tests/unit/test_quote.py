@@ -243,3 +243,12 @@ def test_a_named_case_is_quoted_beside_a_better_sentence_when_its_list_is_about_
     chunks[1] = ("Limits", SEAT_LIMITS.replace("## Seat limits", "## Invoice totals"))
     quotes = Quoter(AxisEmbedder()).best([0.0, 0.0, 1.0], ask, chunks, limit=2)
     assert "Business: 500 seats" not in [q.sentence for q in quotes]
+
+
+def test_the_line_of_the_case_asked_is_quoted_without_a_neighbour() -> None:
+    methods = ("- Card: every plan\n- Seat: annual plans\n- Pay by bank in one go: yearly\n"
+               "- Pay by cheque in the post: yearly\n- Pay at the front desk: never\n"
+               "- Pay with vouchers from partners: rarely")
+    quotes = Quoter(AxisEmbedder()).best([0.0, 0.0, 1.0], "Can I pay per Seat?",
+                                         [("Payment", methods)])
+    assert [q.sentence for q in quotes] == ["Seat: annual plans"]
