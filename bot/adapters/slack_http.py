@@ -103,7 +103,8 @@ def check_body(content_type: str, body: bytes) -> None:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise Rejected("400 Bad Request", "body is not UTF-8") from None
-    if content_type.startswith("application/json"):
+    if content_type.startswith("application/json") or text.startswith("{"):
+        # bolt reads any body opening on "{" as JSON, whatever its content type
         _check_shape(_json_object(text, "body"), "body")
     elif content_type.startswith("application/x-www-form-urlencoded"):
         try:
@@ -189,9 +190,9 @@ class SlackEndpoint:
             body = await self._checked(request)
         except Rejected as refused:
             return self._refuse(refused.status, refused.reason)
-        bolt_request = BoltRequest(body=body.decode("utf-8"), query=request.url.query,
-                                   headers=dict(request.headers))
         try:
+            bolt_request = BoltRequest(body=body.decode("utf-8"), query=request.url.query,
+                                       headers=dict(request.headers))
             answered = await run_in_threadpool(self.dispatch, bolt_request)
         except Exception:  # noqa: BLE001 - what bolt cannot handle is a bad request
             return self._refuse("400 Bad Request", "bolt could not handle it (raised)")
