@@ -323,4 +323,3 @@ def source_structure(chunk: str, max_words: int = 60) -> list[SourceSentence]:
             if shortest <= len(sentence.split()) <= max_words and sentence[-1] not in ",;(":
                 out.append(SourceSentence(sentence.strip(), heading, current))
     return out
-

@@ -184,8 +184,7 @@ class _Checker:
     """One answer's checks: the chunks' evidence and the question's, computed once."""
 
     def __init__(self, chunks: Sequence[str], question: str, company: str) -> None:
-        self.uncovered = {n for n in facts(question, company).names
-                          if not any(Evidence.of(c).holds_name(n) for c in chunks)}
+        self.uncovered = uncovered_names(question, chunks, company)
         # a list's lines about cases the question does not ask grounds nothing ("3 business
         # days" is Free's target, not Business's)
         self.chunks = [asked_case(c, question) for c in chunks]

@@ -139,11 +139,9 @@ class Quoter:
             if named is not None and named != ranked[0] and not _repeats(
                     candidates[named][2].text, candidates[ranked[0]][2].text):
                 chosen.append(named)
-            # an introduction ("Monthly runs per workspace:") says nothing without its list,
-            # so it is never added for context
             # the line of the case asked needs no neighbour: the next line is another case
-            near = [j for j in (ranked[0] - 1, ranked[0] + 1)
-                    if not _asked_line(question, candidates[ranked[0]][2])
+            alone = _asked_line(question, candidates[ranked[0]][2])
+            near = [j for j in (ranked[0] - 1, ranked[0] + 1) if not alone
                     and 0 <= j < len(candidates) and _beside(candidates[ranked[0]], candidates[j])]
             if near:
                 chosen.append(max(near, key=lambda j: float(score[j])))
