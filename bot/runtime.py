@@ -64,12 +64,13 @@ def train_base(s: Settings) -> BaseModel:
     """The base model adapters are trained on: the one served. A transformers LLM_MODEL (with
     LLM_GGUF_FILE), a llama_cpp LLM_MODEL GGUF file (loaded by transformers from its folder),
     else the embedded SmolLM2."""
+    from knowledge.llm import require_file
     from training.train import BaseModel
 
     if s.llm_backend == "transformers" and s.llm_model:
         return BaseModel(s.llm_model, s.llm_gguf_file)
     if s.llm_backend == "llama_cpp" and s.llm_model:
-        path = Path(s.llm_model).expanduser()
+        path = require_file(s.llm_model, "LLM_MODEL")  # a missing file, said before loading
         return BaseModel(str(path.parent), path.name)
     return BaseModel.embedded()
 

@@ -130,7 +130,7 @@ class ChatModel:
                     f"The language model failed: {type(exc).__name__}: {exc}") from None
 
 
-def _require_file(path: str, setting: str) -> Path:
+def require_file(path: str, setting: str) -> Path:
     resolved = Path(path).expanduser()
     if not resolved.is_file():
         raise ConfigError(f"Model file not found: {path} — fix {setting} or remove it.")
@@ -205,7 +205,7 @@ def prepare_adapter(spec: ModelSpec, lora: Path) -> None:
         ensure_served(spec.api_base, spec.api_key, spec.lora_load, lora.parent.name,
                       lora.parent)
     elif _merges(spec):
-        _merged(spec, _require_file(spec.model, "LLM_MODEL") if spec.model else embedded_gguf(),
+        _merged(spec, require_file(spec.model, "LLM_MODEL") if spec.model else embedded_gguf(),
                 lora)
 
 
@@ -249,11 +249,11 @@ def _extra_buffers(enabled: bool) -> Iterator[None]:
 def _load_llama_cpp(spec: ModelSpec) -> ChatModel:
     import os
 
-    source = _require_file(spec.model, "LLM_MODEL") if spec.model else embedded_gguf()
+    source = require_file(spec.model, "LLM_MODEL") if spec.model else embedded_gguf()
     path = source
     if spec.quant and spec.cache_dir:
         path = requantized(source, spec.quant, Path(spec.cache_dir))
-    lora = str(_require_file(spec.adapter, "LLM_ADAPTER")) if spec.adapter else None
+    lora = str(require_file(spec.adapter, "LLM_ADAPTER")) if spec.adapter else None
     adapter_name = Path(lora).name if lora else None
     if lora and _merges(spec):
         path, lora = _merged(spec, source, Path(lora)), None
