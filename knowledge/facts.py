@@ -89,7 +89,7 @@ class Facts:
         return self.numbers | self.contacts | self.paths | self.names
 
 
-def _number(raw: str) -> str:
+def number_value(raw: str) -> str:
     """``10,000`` → ``10000``, ``6.40`` → ``6.4``, ``08`` → ``8``; times keep their colon."""
     if ":" in raw:
         return raw
@@ -181,7 +181,7 @@ def facts(text: str, company: str = "") -> Facts:
     found, rest = contacts(text)
     paths = {f"{a.lower()}>{b.lower()}" for a, b in _PATH.findall(rest)}
     rest = _INLINE_ITEM.sub(" ", _LIST_NUMBER.sub(" ", rest))
-    numbers = {_number(m.group(1)) for m in _NUMBER.finditer(rest)}
+    numbers = {number_value(m.group(1)) for m in _NUMBER.finditer(rest)}
     numbers |= {_NUMBER_WORDS[w.lower()] for w in _SPELLED.findall(rest)}
     exclude = frozenset(WORD.findall(company.lower()))
     return Facts(frozenset(numbers), frozenset(found), frozenset(paths),
@@ -203,7 +203,7 @@ class Evidence:
     def of(cls, text: str) -> Evidence:
         clean = text.replace("**", "")
         found, rest = contacts(clean)
-        numbers = {_number(m.group(1)) for m in _NUMBER.finditer(rest)}
+        numbers = {number_value(m.group(1)) for m in _NUMBER.finditer(rest)}
         words = frozenset(WORD.findall(clean.lower()))
         numbers |= {_NUMBER_WORDS[w] for w in words if w in _NUMBER_WORDS}
         flat = _PATH_SEP.sub(">", " ".join(clean.lower().split()))

@@ -44,6 +44,7 @@ from knowledge.facts import (
     stem,
 )
 from knowledge.prompts import says_dont_know
+from knowledge.units import Quantity, agrees, quantities
 
 _HANDOFF = re.compile(r"\b(support team|connect you|a human|someone (on|from) our|"
                       r"contact (our )?support)\b", re.IGNORECASE)
@@ -189,7 +190,9 @@ class _Checker:
         # days" is Free's target, not Business's)
         self.chunks = [asked_case(c, question) for c in chunks]
         self.evidence = [Evidence.of(c) for c in self.chunks]
-        self.passages = [[Evidence.of(p) for p in passages(c)] for c in self.chunks]
+        windows = [passages(c) for c in self.chunks]
+        self.passages = [[Evidence.of(p) for p in w] for w in windows]
+        self.measured = [[quantities(p) for p in w] for w in windows]  # numbers' units
         self.runs = [_run(c) for c in self.chunks]  # each chunk's words in order, for quotes
         self.asked, self.company = Evidence.of(question), company
         self.cites = False  # whether the answer cites anything: then plain sentences need not
@@ -209,8 +212,9 @@ class _Checker:
             return self._plain(body, cited, result)
         about = content_words(body) - {w for f in found.all() for w in WORD.findall(f)}
         quoted = _run(body) if len(body.split()) >= QUOTE_MIN_WORDS else None
-        holders = [k for k in range(len(self.chunks))
-                   if (quoted and quoted in self.runs[k]) or self._holds(found, k, asked, about)]
+        measured = quantities(body)
+        holders = [k for k in range(len(self.chunks)) if (quoted and quoted in self.runs[k])
+                   or self._holds(found, k, asked, about, measured)]
         if cited and all(k in holders for k in cited):
             result.kept += 1
             result.grounded = True
@@ -225,11 +229,13 @@ class _Checker:
             return None
         return self._quote(body, cited, result)
 
-    def _holds(self, found: Facts, k: int, asked: frozenset[str], words: set[str]) -> bool:
+    def _holds(self, found: Facts, k: int, asked: frozenset[str], words: set[str],
+               measured: set[Quantity]) -> bool:
         """Whether one passage of chunk ``k`` holds every fact of ``found`` (those of the
-        question the chunk lacks aside), and is about the same thing: it shares two of the
+        question the chunk lacks aside), is about the same thing: it shares two of the
         sentence's other words ("the reset link is valid for 30 days" is not grounded by
-        "refunds within 30 days")."""
+        "refunds within 30 days"), and measures the sentence's numbers in the same units
+        (``measured``: "valid for 60 days" is not grounded by "valid for 60 minutes")."""
         # the question's own facts are excused only where the chunk lacks them: "10 runs on
         # Business" asked about Business needs a passage naming Business beside the 10
         excused = missing(found, self.evidence[k])
@@ -238,7 +244,8 @@ class _Checker:
         stems = {stem(w) for w in words}
         need = max(min(2, len(stems)), math.ceil(SHARED_SHARE * len(stems)))
         return any(not missing(found, w) - excused and len(stems & w.stems) >= need
-                   for w in self.passages[k])
+                   and agrees(measured, units)
+                   for w, units in zip(self.passages[k], self.measured[k], strict=True))
 
     def _plain(self, body: str, cited: list[int], result: GuardResult) -> str | None:
         """A sentence stating no fact: kept, with its own citation (``None``: dropped); in an

@@ -307,3 +307,22 @@ def test_a_number_from_another_cases_line_does_not_ground_the_asked_case() -> No
     other = ground("The response time is within 3 business days [1].", [sla],
                    "How fast do you reply on Free?")
     assert other.kept == 1  # Free's line answers a question about Free
+
+
+def test_a_number_in_another_unit_than_its_passage_gives_it_is_not_grounded() -> None:
+    asked = "How long is the password reset link valid?"
+    wrong = ground("The reset link is valid for 60 days [1].", [PASSWORD], asked)
+    assert "60 days" not in wrong.text
+    assert "60 minutes" in wrong.text and wrong.replaced == 1  # the source sentence instead
+    right = ground("Your reset link is valid for 60 minutes [1].", [PASSWORD], asked)
+    assert right.kept == 1
+
+
+def test_an_annual_price_stated_as_the_monthly_one_is_not_grounded() -> None:
+    prices = ("Plans and prices\nTeam: $8 per member/month billed monthly, or $6.40 per "
+              "member/month billed annually ($76.80 per member/year).")
+    asked = "How much does the Team plan cost?"
+    wrong = ground("The monthly subscription is priced at $76.80 [1].", [prices], asked)
+    assert wrong.kept == 0 and "monthly subscription" not in wrong.text
+    right = ground("Billed annually, Team costs $76.80 per member/year [1].", [prices], asked)
+    assert right.kept == 1
