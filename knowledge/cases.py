@@ -36,6 +36,29 @@ def names_label(question: str, label: str) -> bool:
     return all(stem(w) in asked for w in WORD.findall(label.lower()))
 
 
+def cases(chunk: str, question: str) -> tuple[set[str], set[str]]:
+    """``(asked, others)``: the cases of ``chunk``'s lists that ``question`` names, and those of
+    the same lists it does not (``{"Business"}``, ``{"Free", "Team"}``); both empty when it
+    names none."""
+    lines = chunk.splitlines()
+    asked: set[str] = set()
+    others: set[str] = set()
+    for members in _sibling_items(lines):
+        labels = {item_label(lines[i]) for i in members} - {""}
+        named = {label for label in labels if names_label(question, label)}
+        if named:
+            asked |= named
+            others |= labels - named
+    return asked, others
+
+
+def about_other_case(sentence: str, asked: set[str], others: set[str]) -> bool:
+    """Whether ``sentence`` names a case of ``others`` and none of ``asked`` (``cases``):
+    "Archived boards do not count toward the Free plan's limit" is not about Business."""
+    return (any(names_label(sentence, label) for label in others)
+            and not any(names_label(sentence, label) for label in asked))
+
+
 def asked_case(chunk: str, question: str) -> str:
     """``chunk`` less the list items about cases other than the one ``question`` names: asked
     "How fast do you reply on Business?", a list of "Free: …", "Team: …", "Business: …" keeps

@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from knowledge.cases import asked_case
+from knowledge.cases import about_other_case, asked_case, cases
 from knowledge.facts import (
     CITATION,
     LIST_MARK,
@@ -189,6 +189,8 @@ class _Checker:
         # a list's lines about cases the question does not ask grounds nothing ("3 business
         # days" is Free's target, not Business's)
         self.chunks = [asked_case(c, question) for c in chunks]
+        named = [cases(c, question) for c in chunks]  # nor does a sentence about such a case
+        self.cases = (set().union(*(a for a, _ in named)), set().union(*(o for _, o in named)))
         self.evidence = [Evidence.of(c) for c in self.chunks]
         windows = [passages(c) for c in self.chunks]
         self.passages = [[Evidence.of(p) for p in w] for w in windows]
@@ -285,6 +287,8 @@ class _Checker:
         best: tuple[int, int, str] | None = None
         for k, chunk in enumerate(self.chunks):
             for candidate in source_sentences(chunk.split("\n", 1)[-1], QUOTE_MAX_WORDS):
+                if about_other_case(candidate, *self.cases):
+                    continue
                 overlap = (len(words & content_words(candidate))
                            + len(numbers & Evidence.of(candidate).numbers))
                 rank = (overlap, int(k in cited))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.cases import asked_case, item_label, names_label
+from knowledge.cases import about_other_case, asked_case, cases, item_label, names_label
 
 SLA = """# Support SLA
 
@@ -58,3 +58,17 @@ def test_a_label_is_what_an_item_opens_with_before_its_colon() -> None:
     assert names_label("How long on the web app?", "Web app")
     assert not names_label("Anything?", "")
     assert not names_label("Is there a business discount?", "Business")
+
+
+def test_cases_are_the_named_ones_and_their_siblings() -> None:
+    asked, others = cases(SLA, "How fast do you reply on Business?")
+    assert asked == {"Business"} and others == {"Free", "Team", "Enterprise"}
+    assert cases(SLA, "How fast do you reply?") == (set(), set())
+
+
+def test_a_sentence_naming_only_another_case_is_about_it() -> None:
+    asked, others = {"Business"}, {"Free", "Team"}
+    assert about_other_case("Archived boards do not count toward the Free plan's limit.",
+                            asked, others)
+    assert not about_other_case("Free and Business both reset on the 1st.", asked, others)
+    assert not about_other_case("Runs reset on the 1st of the month.", asked, others)

@@ -326,3 +326,13 @@ def test_an_annual_price_stated_as_the_monthly_one_is_not_grounded() -> None:
     assert wrong.kept == 0 and "monthly subscription" not in wrong.text
     right = ground("Billed annually, Team costs $76.80 per member/year [1].", [prices], asked)
     assert right.kept == 1
+
+
+def test_a_replacement_is_never_a_sentence_about_another_case() -> None:
+    limits = ("Plan Limits\nArchived boards do not count toward the Free plan's limit of 5 "
+              "active boards.\n- Free: up to 10 members, 5 active boards.\n"
+              "- Business: 10,000 runs.")
+    asked = "How many automation runs do we get per month on Business?"
+    result = ground("We get 10 automated runs per month on Business, up to 5 active boards [1].",
+                    [limits], asked)
+    assert "Free plan" not in result.text
