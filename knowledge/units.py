@@ -66,15 +66,16 @@ def quantities(text: str) -> set[Quantity]:
 
 
 def _after(tokens: list[str], i: int) -> str | None:
+    ahead = tokens[i + 1:i + 1 + _AHEAD]
+    if ahead and ahead[0] in _PERIODS:  # "$8 monthly"; "$6.40 billed annually" is how it is paid
+        return f"per {_PERIODS[ahead[0]]}"
     rate = False
-    for token in tokens[i + 1:i + 1 + _AHEAD]:
+    for token in ahead:
         if token[0].isdigit() or token in ",;:()\n":
             return None
         if token in _UNITS:
             unit = _UNITS[token]
             return f"per {unit}" if rate or tokens[i][0] in "$€£" else unit
-        if token in _PERIODS:  # "$8 monthly"
-            return f"per {_PERIODS[token]}"
         rate = rate or token in _RATE
     return None
 

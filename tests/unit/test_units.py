@@ -40,3 +40,8 @@ def test_a_passage_agrees_unless_it_gives_the_number_only_other_units() -> None:
     assert not agrees({("60", "day")}, passage)
     assert agrees({("45", "day")}, passage)  # a number it lacks is the facts check's to find
     assert agrees({("60", "minute")}, quantities("Valid for 60, then renewed."))
+
+
+def test_a_period_word_after_an_amount_is_its_period_only_right_after_it() -> None:
+    assert quantities("Team costs $8 monthly.") == {("8", "per month")}
+    assert quantities("Team: $6.40 billed annually.") == set()  # how it is paid, not per what
