@@ -25,15 +25,7 @@ from knowledge.facts import (
     split_sentences,
     stem,
 )
-from knowledge.guard import (
-    SECRET_REASON,
-    finish_quote,
-    ground,
-    names_held,
-    security_check,
-    trusted_contacts,
-    uncovered_names,
-)
+from knowledge.guard import finish_quote, ground, names_held, uncovered_names
 from knowledge.index import KnowledgeBase
 from knowledge.llm import ChatModel, ModelProvider
 from knowledge.prompts import (
@@ -48,6 +40,7 @@ from knowledge.prompts import (
 )
 from knowledge.quote import ANSWER_SCORE, ANSWER_SIMILARITY, QUOTE_SENTENCES, Quote, Quoter
 from knowledge.retrieve import HybridRetriever
+from knowledge.security import SECRET_REASON, security_check, trusted_contacts
 from knowledge.types import Answer, Source, Turn, VerifiedEntry
 from knowledge.verified import VerifiedIndex, verified_text
 

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from knowledge.engine import CONTACT_REPLY, SECRET_REPLY
-from knowledge.guard import CONTACT_REASON, SECRET_REASON
 from knowledge.prompts import IDK_REPLY, says_dont_know
+from knowledge.security import CONTACT_REASON, SECRET_REASON
 from tests.fakes import FakeChatModel
 
 REFUND_Q = "How long do I have to get a refund on an annual subscription?"

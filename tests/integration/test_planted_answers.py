@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from knowledge.guard import asks_for_secret
+from knowledge.security import asks_for_secret
 from tests.helpers import PLANTED, copy_corpus
 
 MANIFEST = json.loads((PLANTED / "manifest.json").read_text(encoding="utf-8"))["documents"]

@@ -5,15 +5,13 @@ from __future__ import annotations
 import pytest
 
 from knowledge.facts import complete_sentences, facts
-from knowledge.guard import (
+from knowledge.guard import ground, names_held, uncovered_names
+from knowledge.security import (
     CONTACT_REASON,
     SECRET_REASON,
     asks_for_secret,
-    ground,
-    names_held,
     security_check,
     trusted_contacts,
-    uncovered_names,
 )
 
 RATE_LIMITS = ("API Rate Limits\n- Free and Team: 100 requests per minute per token\n"
