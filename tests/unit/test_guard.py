@@ -334,3 +334,13 @@ def test_a_replacement_is_never_a_sentence_about_another_case() -> None:
     result = ground("We get 10 automated runs per month on Business, up to 5 active boards [1].",
                     [limits], asked)
     assert "Free plan" not in result.text
+
+
+def test_a_number_from_a_passage_sharing_few_of_the_sentences_words_grounds_nothing() -> None:
+    refunds = ("Refund Policy\nIf you subscribe to a monthly plan for the first time, you can "
+               "get a full refund of your first payment within 7 days. Later monthly payments "
+               "are not refundable.\n\n## After a refund\n\n- Refunds go back to the original "
+               "payment method and usually appear within 5 to 10 business days.")
+    result = ground("It takes 7 days for a refund to show up on your card [1].", [refunds],
+                    "How long does it take for a refund to show up on my card?")
+    assert "It takes 7 days" not in result.text
