@@ -233,7 +233,9 @@ class _Checker:
         if found.names & self.uncovered:  # about something the documents never name
             result.dropped += 1
             return None
-        return self._quote(body, cited, result)
+        replaced = self._quote(body, cited, result)
+        mark = LIST_MARK.match(body)  # a step replaced stays a step: "2. …" keeps its "2."
+        return mark.group(0) + replaced if mark and replaced else replaced
 
     def _holds(self, found: Facts, k: int, asked: frozenset[str], words: set[str],
                measured: set[Quantity]) -> bool:

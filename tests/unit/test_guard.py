@@ -344,3 +344,11 @@ def test_a_number_from_a_passage_sharing_few_of_the_sentences_words_grounds_noth
     result = ground("It takes 7 days for a refund to show up on your card [1].", [refunds],
                     "How long does it take for a refund to show up on my card?")
     assert "It takes 7 days" not in result.text
+
+
+def test_a_replaced_step_keeps_its_number() -> None:
+    steps = ("Pagination\nRequest the first page without a cursor. Process the items in data. "
+             "If has_more is true, request again with cursor set to next_cursor.")
+    result = ground("Here's the pattern:\n1. Request the first page (limit=500) [1].\n"
+                    "2. Process the items in data [1].", [steps], "How do I page through tasks?")
+    assert "1. Request the first page without a cursor [1]." in result.text
