@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from knowledge.units import agrees, quantities
 
@@ -45,3 +47,11 @@ def test_a_passage_agrees_unless_it_gives_the_number_only_other_units() -> None:
 def test_a_period_word_after_an_amount_is_its_period_only_right_after_it() -> None:
     assert quantities("Team costs $8 monthly.") == {("8", "per month")}
     assert quantities("Team: $6.40 billed annually.") == set()  # how it is paid, not per what
+
+
+@given(st.text(alphabet=st.sampled_from(list("0123456789 $%.,:/-()\nabdehimnoprstuyMBG")),
+               max_size=60))
+def test_any_text_reads_without_error_and_agrees_with_itself(text: str) -> None:
+    found = quantities(text)
+    assert all(number and unit for number, unit in found)
+    assert agrees(found, found)
