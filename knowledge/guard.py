@@ -293,8 +293,8 @@ class _Checker:
         best: tuple[int, int, str] | None = None
         for k, chunk in enumerate(self.chunks):
             for candidate in source_sentences(chunk.split("\n", 1)[-1], QUOTE_MAX_WORDS):
-                if about_other_case(candidate, *self.cases):
-                    continue
+                if candidate.rstrip().endswith(":") or about_other_case(candidate, *self.cases):
+                    continue  # a list's introduction says nothing without its items
                 overlap = (len(words & content_words(candidate))
                            + len(numbers & Evidence.of(candidate).numbers))
                 rank = (overlap, int(k in cited))

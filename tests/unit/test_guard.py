@@ -352,3 +352,10 @@ def test_a_replaced_step_keeps_its_number() -> None:
     result = ground("Here's the pattern:\n1. Request the first page (limit=500) [1].\n"
                     "2. Process the items in data [1].", [steps], "How do I page through tasks?")
     assert "1. Request the first page without a cursor [1]." in result.text
+
+
+def test_a_lists_introduction_never_replaces_a_sentence() -> None:
+    runs = ("Automations\nMonthly runs per workspace:\n- Free: 100 runs.\n"
+            "- Business: 10,000 runs.\n\nRuns reset on the 1st of each month at 00:00 UTC.")
+    result = ground("Monthly runs per workspace are 500 [1].", [runs], "How many runs per month?")
+    assert "per workspace:" not in result.text
