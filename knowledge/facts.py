@@ -58,6 +58,11 @@ _SENTENCE = re.compile(r"(?<=[.!?])(?:\s*\[\d{1,2}\])*\s+|\n+")
 # comma (a chunk cut off at "- For 14 days,"). With four for both, the steps and limits that
 # answer "How do I cancel?" or "How many runs on Business?" were never quoted.
 ITEM_MIN_WORDS = 2
+# A sentence about the page itself ("This article explains how long sessions last") answers
+# nothing: the guard drops it and the quote never picks it (it wins only on the words it
+# shares with the question).
+ABOUT_ITSELF = re.compile(r"(This|The following) (article|page|guide|section|document) "
+                          r"(explains|describes|lists|covers|shows|tells)\b")
 LIST_MARK = re.compile(r"^(?:[-*•]|\d{1,2}[.)])\s+")  # a list item's bullet or number
 _LEAD = re.compile(r"^\s*(?:[-*•]\s+|\d{1,2}[.)]\s+|#+\s+)?(?:\*\*)?")
 # Capitalised words that are not names: greetings, openers and labels of the answer format.

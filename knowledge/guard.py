@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from knowledge.cases import about_other_case, asked_case, cases
 from knowledge.facts import (
+    ABOUT_ITSELF,
     CITATION,
     LIST_MARK,
     MARKERS,
@@ -207,7 +208,8 @@ class _Checker:
         body = MARKERS.sub("", sentence).strip()
         if says_dont_know(body) or _HANDOFF.search(body):
             return body
-        if _LEAKED.search(body) or _FRAGMENT.search(body) or _VERDICT.match(body):
+        if (_LEAKED.search(body) or _FRAGMENT.search(body) or _VERDICT.match(body)
+                or ABOUT_ITSELF.match(body)):
             result.dropped += 1
             return None
         found = facts(body, self.company)

@@ -39,6 +39,7 @@ import numpy as np
 
 from knowledge.cases import asked_case, item_label, names_label
 from knowledge.facts import (
+    ABOUT_ITSELF,
     Evidence,
     SourceSentence,
     content_words,
@@ -125,7 +126,8 @@ class Quoter:
         line introducing one, the whole list is quoted instead (its introduction and items)
         if it has at most ``QUOTE_LIST`` lines."""
         candidates = [(k, title, s) for k, (title, text) in enumerate(chunks)
-                      for s in source_structure(asked_case(text, question))]
+                      for s in source_structure(asked_case(text, question))
+                      if not ABOUT_ITSELF.match(s.text)]
         if not candidates or limit < 1:
             return []
         query = np.asarray(query_embedding, dtype=np.float32)

@@ -359,3 +359,9 @@ def test_a_lists_introduction_never_replaces_a_sentence() -> None:
             "- Business: 10,000 runs.\n\nRuns reset on the 1st of each month at 00:00 UTC.")
     result = ground("Monthly runs per workspace are 500 [1].", [runs], "How many runs per month?")
     assert "per workspace:" not in result.text
+
+
+def test_a_sentence_about_the_page_itself_is_dropped() -> None:
+    result = ground("This article explains how refunds work [1]. Annual subscriptions can be "
+                    "refunded within 30 days of purchase [1].", [REFUNDS], "Can I get a refund?")
+    assert result.text == "Annual subscriptions can be refunded within 30 days of purchase [1]."

@@ -252,3 +252,11 @@ def test_the_line_of_the_case_asked_is_quoted_without_a_neighbour() -> None:
     quotes = Quoter(AxisEmbedder()).best([0.0, 0.0, 1.0], "Can I pay per Seat?",
                                          [("Payment", methods)])
     assert [q.sentence for q in quotes] == ["Seat: annual plans"]
+
+
+def test_a_sentence_about_the_page_itself_is_never_quoted() -> None:
+    chunks = [("Refunds", "This article explains when you can get a refund and how to ask for "
+               "one. Annual plans get a full refund within 30 days.")]
+    quotes = Quoter(AxisEmbedder()).best(REFUND, ASK, chunks, limit=3)
+    assert quotes and all("This article" not in q.sentence for q in quotes)
+    assert "30 days" in quotes[0].sentence
