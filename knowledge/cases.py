@@ -10,6 +10,7 @@ the Markdown lists our own ingestion keeps, a few lines no library offers.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from knowledge.facts import LIST_MARK, WORD, stem
 
@@ -43,12 +44,9 @@ def cases(chunk: str, question: str) -> tuple[set[str], set[str]]:
     lines = chunk.splitlines()
     asked: set[str] = set()
     others: set[str] = set()
-    for members in _sibling_items(lines):
-        labels = {item_label(lines[i]) for i in members} - {""}
-        named = {label for label in labels if names_label(question, label)}
-        if named:
-            asked |= named
-            others |= labels - named
+    for labels, named in _asking_lists(lines, question):
+        asked |= {labels[i] for i in named}
+        others |= {label for i, label in labels.items() if label and i not in named}
     return asked, others
 
 
@@ -66,14 +64,22 @@ def asked_case(chunk: str, question: str) -> str:
     takes Free's "3 business days" for Business. Lists naming no asked case stay whole."""
     lines = chunk.splitlines()
     drop: set[int] = set()
-    for members in _sibling_items(lines):
-        labels = {i: item_label(lines[i]) for i in members}
-        if not any(label and names_label(question, label) for label in labels.values()):
-            continue
-        for i in members:
-            if labels[i] and not names_label(question, labels[i]):
+    for labels, named in _asking_lists(lines, question):
+        for i, label in labels.items():
+            if label and i not in named:
                 drop |= {i, *_nested(lines, i)}
     return "\n".join(line for i, line in enumerate(lines) if i not in drop) if drop else chunk
+
+
+def _asking_lists(lines: list[str],
+                  question: str) -> Iterator[tuple[dict[int, str], set[int]]]:
+    """For each list of ``lines`` with a case ``question`` names: its items' labels by line
+    (``""`` for an item without one) and the lines of the named cases."""
+    for members in _sibling_items(lines):
+        labels = {i: item_label(lines[i]) for i in members}
+        named = {i for i, label in labels.items() if label and names_label(question, label)}
+        if named:
+            yield labels, named
 
 
 def _indent(line: str) -> int:

@@ -25,6 +25,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from knowledge.cases import about_other_case, asked_case, cases
 from knowledge.facts import (
@@ -194,8 +195,7 @@ class _Checker:
         # a list's lines about cases the question does not ask grounds nothing ("3 business
         # days" is Free's target, not Business's)
         self.chunks = [asked_case(c, question) for c in chunks]
-        named = [cases(c, question) for c in chunks]  # nor does a sentence about such a case
-        self.cases = (set().union(*(a for a, _ in named)), set().union(*(o for _, o in named)))
+        self.originals, self.question = chunks, question
         self.evidence = [Evidence.of(c) for c in self.chunks]
         windows = [passages(c) for c in self.chunks]
         self.passages = [[Evidence.of(p) for p in w] for w in windows]
@@ -203,6 +203,13 @@ class _Checker:
         self.runs = [_run(c) for c in self.chunks]  # each chunk's words in order, for quotes
         self.asked, self.company = Evidence.of(question), company
         self.cites = False  # whether the answer cites anything: then plain sentences need not
+
+    @cached_property
+    def cases(self) -> tuple[set[str], set[str]]:
+        """The list cases the question names and their siblings (``cases``), over all chunks:
+        a replacement is never about a sibling. Only a replacement needs them."""
+        named = [cases(c, self.question) for c in self.originals]
+        return (set().union(*(a for a, _ in named)), set().union(*(o for _, o in named)))
 
     def sentence(self, sentence: str, result: GuardResult) -> str | None:
         body = MARKERS.sub("", sentence).strip()
