@@ -2,9 +2,10 @@
 
 Support pages list one line per plan or platform ("- **Business**: within 8 business hours").
 Asked "How fast do you reply on Business?", only the Business line answers: Free's "3 business
-days", two lines up, is a true fact about another case. ``asked_case`` gives the guard and the
-quote a chunk without the lines about cases the question does not ask. Hand-written: it reads
-the Markdown lists our own ingestion keeps, a few lines no library offers.
+days", two lines up, is a true fact about another case. Sections do the same ("## Annual
+plans" beside "## Monthly plans"). ``asked_case`` gives the guard and the quote a chunk
+without the lines about cases the question does not ask. Hand-written: it reads the Markdown
+lists and headings our own ingestion keeps, a few lines no library offers.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from knowledge.facts import LIST_MARK, WORD, stem
 # A list item that opens on the case it is about: "Business: within 8 business hours",
 # "Web app: you stay signed in …" (bold marks already removed).
 _LABEL = re.compile(r"^([A-Z][\w&/+.-]*(?: [\w&/+.-]+){0,3}):(?:\s|$)")
+# A Markdown heading: its level and its words.
+_HEADING = re.compile(r"^(#{1,6})\s+(.+)$")
 
 
 def item_label(text: str) -> str:
@@ -63,12 +66,39 @@ def asked_case(chunk: str, question: str) -> str:
     only its Business line (and that line's sub-items), so neither the guard nor the quote
     takes Free's "3 business days" for Business. Lists naming no asked case stay whole."""
     lines = chunk.splitlines()
-    drop: set[int] = set()
+    drop = _other_sections(lines, question)
     for labels, named in _asking_lists(lines, question):
         for i, label in labels.items():
             if label and i not in named:
                 drop |= {i, *_nested(lines, i)}
     return "\n".join(line for i, line in enumerate(lines) if i not in drop) if drop else chunk
+
+
+def _other_sections(lines: list[str], question: str) -> set[int]:
+    """The lines of sections whose heading names a case the question does not ask, beside a
+    sibling heading naming the one it does: headings alike but for one word, at one level
+    ("## Monthly plans" beside "## Annual plans", asked "Can I get a refund on our annual
+    plan?"; "## Adding members" beside "## Removing members", told "I removed 3 people")."""
+    asked = {stem(w) for w in WORD.findall(question.lower())}
+    heads = [(i, len(m.group(1)), [stem(w) for w in WORD.findall(m.group(2).lower())])
+             for i, line in enumerate(lines) if (m := _HEADING.match(line.strip()))]
+    drop: set[int] = set()
+    for i, level, words in heads:
+        for _, other_level, other in heads:
+            differ = [k for k, (a, b) in enumerate(zip(words, other, strict=False)) if a != b]
+            if (other_level == level and len(other) == len(words) and len(differ) == 1
+                    and other[differ[0]] in asked and words[differ[0]] not in asked):
+                drop |= set(_section(lines, i, level))
+    return drop
+
+
+def _section(lines: list[str], head: int, level: int) -> range:
+    """The lines of the section ``lines[head]`` opens: up to the next heading as high."""
+    for j in range(head + 1, len(lines)):
+        found = _HEADING.match(lines[j].strip())
+        if found and len(found.group(1)) <= level:
+            return range(head, j)
+    return range(head, len(lines))
 
 
 def _asking_lists(lines: list[str],

@@ -72,3 +72,47 @@ def test_a_sentence_naming_only_another_case_is_about_it() -> None:
                             asked, others)
     assert not about_other_case("Free and Business both reset on the 1st.", asked, others)
     assert not about_other_case("Runs reset on the 1st of the month.", asked, others)
+
+
+REFUNDS = """# Refund Policy
+
+We want you to be happy with Orbitask.
+
+## Annual plans
+
+You can get a full refund within 30 days of your first annual payment.
+
+## Monthly plans
+
+You can get a full refund of your first monthly payment within 7 days.
+
+### Later payments
+
+Later monthly payments are not refundable.
+
+## How to request a refund
+
+Go to Workspace settings > Billing > Invoices."""
+
+
+def test_a_section_about_a_sibling_case_is_dropped() -> None:
+    view = asked_case(REFUNDS, "Can I get a refund on our annual plan? We bought it 3 weeks ago.")
+    assert "within 30 days" in view and "Invoices" in view and "be happy" in view
+    assert "7 days" not in view and "Later monthly" not in view  # its subsection goes too
+
+
+@pytest.mark.parametrize("question", [
+    "How do I get a refund?",  # no case named
+    "Can I get a refund on an annual or a monthly plan?",  # both named
+    "How do I request a refund for my plan?",  # "request" names no sibling heading
+])
+def test_sections_stay_when_the_question_names_no_single_sibling(question: str) -> None:
+    assert asked_case(REFUNDS, question) == REFUNDS
+
+
+def test_sibling_headings_differ_in_one_word_at_one_level() -> None:
+    members = "T\n## Adding members\nYou pay for them.\n## Removing members\nYou get a credit."
+    assert "credit" not in asked_case(members, "I added 3 people, why did my bill go up?")
+    assert "pay for them" not in asked_case(members, "I removed 3 people from the workspace")
+    uneven = "T\n## Creating a task\nClick New.\n## Task fields\nDue date and owner."
+    assert asked_case(uneven, "How do I create a task?") == uneven
