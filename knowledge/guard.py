@@ -222,6 +222,10 @@ class _Checker:
         found = facts(body, self.company)
         cited = [int(n) - 1 for n in CITATION.findall(sentence)
                  if 1 <= int(n) <= len(self.chunks)]
+        misdirected = self._misdirected(body, found)
+        if misdirected:
+            result.unsupported += sorted(f"{a} to {b}" for a, b in misdirected)
+            return self._replace(body, cited, result)
         asked = found.all() - missing(found, self.asked) - self.uncovered
         if not found.all() - asked:  # no fact, or only the question's own
             return self._plain(body, cited, result)
@@ -242,9 +246,27 @@ class _Checker:
         if found.names & self.uncovered:  # about something the documents never name
             result.dropped += 1
             return None
+        return self._replace(body, cited, result)
+
+    def _replace(self, body: str, cited: list[int], result: GuardResult) -> str | None:
+        """``_quote``'s replacement; a step replaced stays a step: "2. …" keeps its "2."."""
         replaced = self._quote(body, cited, result)
-        mark = LIST_MARK.match(body)  # a step replaced stays a step: "2. …" keeps its "2."
+        mark = LIST_MARK.match(body)
         return mark.group(0) + replaced if mark and replaced else replaced
+
+    def _misdirected(self, body: str, found: Facts) -> set[tuple[str, str]]:
+        """The moves between two of ``body``'s names that the passage closest to it states
+        the other way round ("Upgrades, such as Business to Team, take effect immediately"
+        beside "Upgrades, such as Team to Business, …"), even when the question names both.
+        Read in the chunks as retrieved: asked about a downgrade, the section on upgrades is
+        left out of the evidence (``asked_case``) but still says what an upgrade is."""
+        moves = directions(found.names, " ".join(body.lower().split()))
+        if not moves:
+            return set()
+        stems = {stem(w) for w in content_words(body)}
+        closest = max((Evidence.of(w) for chunk in self.originals for w in passages(chunk)),
+                      key=lambda w: len(stems & w.stems), default=None)
+        return reversed_in(moves, closest.flat) if closest is not None else set()
 
     def _holds(self, found: Facts, k: int, asked: frozenset[str], words: set[str],
                measured: set[Quantity]) -> bool:
@@ -315,6 +337,23 @@ class _Checker:
         result.replaced += 1
         result.grounded = True
         return _end(best[2])
+
+
+_MOVE = re.compile(r"\b([\w-]+),? to ([\w-]+)\b")
+
+
+def directions(names: Iterable[str], text: str) -> set[tuple[str, str]]:
+    """The moves between two names ``text`` (lowercased) states: ``("business", "team")`` for
+    "Downgrades, such as Business to Team, …"."""
+    named = set(names)
+    return {(a, b) for a, b in _MOVE.findall(text) if a in named and b in named and a != b}
+
+
+def reversed_in(moves: set[tuple[str, str]], passage: str) -> set[tuple[str, str]]:
+    """The ``moves`` that ``passage`` (lowercased) states the other way round and never this
+    way: "Upgrades, such as Business to Team, take effect immediately" is not grounded by
+    "Upgrades, such as Team to Business, take effect immediately"."""
+    return {(a, b) for a, b in moves if f"{b} to {a}" in passage and f"{a} to {b}" not in passage}
 
 
 def _run(text: str) -> str:

@@ -365,3 +365,22 @@ def test_a_sentence_about_the_page_itself_is_dropped() -> None:
     result = ground("This article explains how refunds work [1]. Annual subscriptions can be "
                     "refunded within 30 days of purchase [1].", [REFUNDS], "Can I get a refund?")
     assert result.text == "Annual subscriptions can be refunded within 30 days of purchase [1]."
+
+
+CHANGING = ("Changing Plans\n\n## Upgrading\n\nUpgrades, such as Team to Business, take effect "
+            "immediately. You are charged a prorated amount.\n\n## Downgrading\n\nDowngrades, "
+            "such as Business to Team, take effect at the end of the current billing period.")
+
+
+def test_a_move_told_the_wrong_way_round_is_replaced() -> None:
+    asked = "If I downgrade from Business to Team, when does it take effect?"
+    result = ground("Upgrades, such as Business to Team, take effect immediately [1].",
+                    [CHANGING], asked)
+    assert "immediately" not in result.text and result.unsupported == ["business to team"]
+    assert result.text.startswith("Downgrades, such as Business to Team, take effect at the end")
+
+
+def test_a_move_told_the_right_way_round_is_kept() -> None:
+    result = ground("Upgrades, such as Team to Business, take effect immediately [1].",
+                    [CHANGING], "When does an upgrade take effect?")
+    assert result.kept == 1 and "immediately" in result.text
