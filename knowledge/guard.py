@@ -48,7 +48,7 @@ from knowledge.facts import (
 from knowledge.prompts import says_dont_know
 from knowledge.units import Quantity, agrees, quantities
 
-_HANDOFF = re.compile(r"\b(support team|connect you|a human|someone (on|from) our|"
+HANDOFF_OFFER = re.compile(r"\b(support team|connect you|a human|someone (on|from) our|"
                       r"contact (our )?support)\b", re.IGNORECASE)
 
 
@@ -213,7 +213,7 @@ class _Checker:
 
     def sentence(self, sentence: str, result: GuardResult) -> str | None:
         body = MARKERS.sub("", sentence).strip()
-        if says_dont_know(body) or _HANDOFF.search(body):
+        if says_dont_know(body) or HANDOFF_OFFER.search(body):
             return body
         if (_LEAKED.search(body) or _FRAGMENT.search(body) or _VERDICT.match(body)
                 or ABOUT_ITSELF.match(body)):

@@ -193,6 +193,10 @@ class Quoter:
         titled = self._cosine(query, [_titled(*candidates[top][1:])])[0]
         return top if titled >= cosine[top] else None
 
+    def similarities(self, query_embedding: Sequence[float], texts: list[str]) -> np.ndarray:
+        """The cosine of each of ``texts`` to the question (embeddings cached)."""
+        return self._cosine(np.asarray(query_embedding, dtype=np.float32), texts)
+
     def clear(self) -> None:
         """Forget the cached embeddings (benchmarks compare paths from the same cold start)."""
         with self._lock:
