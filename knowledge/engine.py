@@ -235,7 +235,7 @@ class AnswerEngine:
         close = self.quoter.similarities(topic, [MARKERS.sub("", pairs[i][0]).strip()
                                                  for i in prose])
         far = {i for i, c in zip(prose, close, strict=True) if c < RELEVANCE_FLOOR}
-        if len(far) == len(pairs):
+        if all(i in far or HANDOFF_OFFER.search(s) for i, (s, _) in enumerate(pairs)):
             return text  # nothing closer to keep: the quoted passage follows it
         kept: list[list[str]] = []
         for i, (sentence, sep) in enumerate(pairs):

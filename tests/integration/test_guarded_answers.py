@@ -179,3 +179,15 @@ def test_a_sentence_that_answers_alone_outweighs_a_low_chunk_relevance(
     answer = strict.answer(REFUND_Q)
     assert answer.grounded and "within 30 days of purchase [1]" in answer.text
     assert says_dont_know(strict.answer("What's a good recipe for banana bread?").text)
+
+
+def test_a_grounded_sentence_about_something_else_is_left_out(
+    engine_for: Callable[..., Any]
+) -> None:
+    shown: list[str] = []
+    answer = engine_for(FakeChatModel(
+        "Annual subscriptions can be refunded in full within 30 days of purchase [1]. "
+        "Exports of large workspaces can take up to an hour to prepare [3]."
+    )).answer(REFUND_Q, on_text=shown.append)
+    assert "within 30 days of purchase [1]" in answer.text and answer.grounded
+    assert "Exports" not in answer.text and not any("Exports" in text for text in shown)
